@@ -41,7 +41,7 @@ TEST_PKGS := cmocka
 # install deps first and then build in a sub-make (check, demo, bench).
 NOBUILD_GOALS := deps clean help check demo bench
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
-missing := $(foreach p,$(PKGS) $(TEST_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p)))
+missing := $(strip $(foreach p,$(PKGS) $(TEST_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
 ifneq ($(missing),)
 $(error missing libraries: $(missing) (run 'make deps' as root to install them))
 endif

@@ -36,14 +36,25 @@ int moat_error_errno(struct moat_error *err, const char *fmt, ...)
 int moat_error_prefix(struct moat_error *err, const char *fmt, ...)
 {
 	char old[MOAT_ERROR_MSG_MAX];
-	char ctx[MOAT_ERROR_MSG_MAX];
+	size_t len, rest;
 	va_list ap;
+	int n;
 
 	memcpy(old, err->msg, sizeof(old));
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", ctx, old);
+	len = n < 0 ? 0 : (size_t)n;
+	if (len > sizeof(err->msg) - 3)
+		len = sizeof(err->msg) - 3;
+	/* Long messages are cut: the context and the start of the cause matter most. */
+	memcpy(err->msg + len, ": ", 2);
+	len += 2;
+	rest = strnlen(old, sizeof(old) - 1);
+	if (rest > sizeof(err->msg) - 1 - len)
+		rest = sizeof(err->msg) - 1 - len;
+	memcpy(err->msg + len, old, rest);
+	err->msg[len + rest] = '\0';
 	return -1;
 }
 

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -192,17 +191,17 @@ int moat_mkdir_p(const char *path, mode_t mode, struct moat_error *err)
 	return 0;
 }
 
-static int rm_rf_at(int dirfd, const char *name, struct moat_error *err)
+static int rm_rf_at(int parentfd, const char *name, struct moat_error *err)
 {
 	_cleanup_close_ int fd = -EBADF;
 	DIR *d;
 	struct dirent *de;
 
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+	if (unlinkat(parentfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return moat_error_errno(err, "unlink %s", name);
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return moat_error_errno(err, "open %s", name);
 	d = fdopendir(fd);
@@ -218,7 +217,7 @@ static int rm_rf_at(int dirfd, const char *name, struct moat_error *err)
 		}
 	}
 	closedir(d);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return moat_error_errno(err, "rmdir %s", name);
 	return 0;
 }

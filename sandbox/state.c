@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parse.h"
+#include "state.h"
+
+#define STATE_FILE     "state.json"
+#define STATE_MAX      (1 << 20)
+#define GLOBAL_LOCK    MOAT_RUN_DIR "/.lock"
+
+static int ensure_run_dir(struct moat_error *err)
+{
+	if (mkdir(MOAT_RUN_DIR, 0711) < 0 && errno != EEXIST)
+		return moat_error_errno(err, "mkdir %s", MOAT_RUN_DIR);
+	return 0;
+}
+
+int moat_state_lock_global(struct moat_error *err)
+{
+	int fd;
+
+	if (ensure_run_dir(err) < 0)
+		return -1;
+	fd = open(GLOBAL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return moat_error_errno(err, "open %s", GLOBAL_LOCK);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			moat_error_errno(err, "lock %s", GLOBAL_LOCK);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+void moat_state_unlock_global(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the only fd drops the flock */
+}
+
+static int open_state_dir(const char *name)
+{
+	char path[sizeof(MOAT_RUN_DIR) + MOAT_NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "%s/%s", MOAT_RUN_DIR, name);
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Alive means somebody holds the directory's flock: only a live supervisor does. */
+static bool dir_locked(int dirfd)
+{
+	if (flock(dirfd, LOCK_SH | LOCK_NB) == 0) {
+		flock(dirfd, LOCK_UN);
+		return false;
+	}
+	return errno == EWOULDBLOCK;
+}
+
+bool moat_state_alive(const char *name)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!moat_name_valid(name))
+		return false;
+	fd = open_state_dir(name);
+	return fd >= 0 && dir_locked(fd);
+}
+
+static int read_state_at(int dirfd, const char *name, json_object **ret, struct moat_error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_free_ char *buf = NULL;
+	struct stat stbuf;
+	ssize_t n;
+	json_object *obj;
+
+	if (fd < 0)
+		return moat_error_errno(err, "read state of %s", name);
+	if (fstat(fd, &stbuf) < 0)
+		return moat_error_errno(err, "read state of %s", name);
+	if (stbuf.st_size > STATE_MAX)
+		return moat_error_set(err, EFBIG, "read state of %s", name);
+	buf = malloc((size_t)stbuf.st_size + 1);
+	if (!buf)
+		return moat_error_errno(err, "read state of %s", name);
+	n = read(fd, buf, (size_t)stbuf.st_size);
+	if (n < 0)
+		return moat_error_errno(err, "read state of %s", name);
+	buf[n] = '\0';
+	obj = json_tokener_parse(buf);
+	if (!obj || !json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		return moat_error_set(err, EINVAL, "state of %s is not a JSON object", name);
+	}
+	*ret = obj;
+	return 0;
+}
+
+int moat_state_read(const char *name, json_object **ret, struct moat_error *err)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!moat_name_valid(name))
+		return moat_error_set(err, EINVAL, "invalid sandbox name \"%s\"", name);
+	fd = open_state_dir(name);
+	if (fd < 0)
+		return moat_error_set(err, errno == ENOENT ? ENOENT : errno, "sandbox %s", name);
+	return read_state_at(fd, name, ret, err);
+}
+
+/* With the global lock held: cleans up after a dead supervisor. */
+static int collect_locked(const char *name, moat_state_collector collect, struct moat_error *err)
+{
+	_cleanup_close_ int fd = open_state_dir(name);
+	char path[sizeof(MOAT_RUN_DIR) + MOAT_NAME_MAX + 2];
+	json_object *state = NULL;
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : moat_error_errno(err, "open state of %s", name);
+	if (dir_locked(fd))
+		return 0;
+	/* A supervisor that died before writing state.json left nothing else behind. */
+	if (read_state_at(fd, name, &state, err) == 0 && collect)
+		r = collect(name, state, err);
+	json_object_put(state);
+	if (r < 0)
+		return moat_error_prefix(err, "collect %s", name);
+	snprintf(path, sizeof(path), "%s/%s", MOAT_RUN_DIR, name);
+	if (moat_rm_rf(path, err) < 0)
+		return -1;
+	return 1;
+}
+
+int moat_state_collect(const char *name, moat_state_collector collect, struct moat_error *err)
+{
+	int lock, r;
+
+	if (!moat_name_valid(name))
+		return moat_error_set(err, EINVAL, "invalid sandbox name \"%s\"", name);
+	lock = moat_state_lock_global(err);
+	if (lock < 0)
+		return -1;
+	r = collect_locked(name, collect, err);
+	moat_state_unlock_global(lock);
+	return r;
+}
+
+int moat_state_claim(const char *name, moat_state_collector collect, struct moat_state *st,
+		     struct moat_error *err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	int lock;
+
+	*st = (struct moat_state){.dirfd = -EBADF};
+	if (!moat_name_valid(name))
+		return moat_error_set(err, EINVAL, "invalid sandbox name \"%s\"", name);
+	lock = moat_state_lock_global(err);
+	if (lock < 0)
+		return -1;
+	if (collect_locked(name, collect, err) < 0)
+		goto fail;
+	st->dir = moat_strdup_printf("%s/%s", MOAT_RUN_DIR, name);
+	if (!st->dir) {
+		moat_error_errno(err, "claim %s", name);
+		goto fail;
+	}
+	if (mkdir(st->dir, 0700) < 0) {
+		if (errno == EEXIST)
+			moat_error_set(err, 0, "sandbox %s is already running", name);
+		else
+			moat_error_errno(err, "mkdir %s", st->dir);
+		goto fail;
+	}
+	fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		moat_error_errno(err, "lock %s", st->dir);
+		rmdir(st->dir);
+		goto fail;
+	}
+	moat_state_unlock_global(lock);
+	snprintf(st->name, sizeof(st->name), "%s", name);
+	st->dirfd = TAKE_FD(fd);
+	st->json = json_object_new_object();
+	return st->json ? 0 : moat_error_set(err, ENOMEM, "claim %s", name);
+fail:
+	moat_state_unlock_global(lock);
+	free(st->dir);
+	st->dir = NULL;
+	return -1;
+}
+
+int moat_state_write_file(struct moat_state *st, const char *file, const char *data,
+			  struct moat_error *err)
+{
+	_cleanup_free_ char *path = moat_strdup_printf("%s/%s", st->dir, file);
+
+	if (!path)
+		return moat_error_errno(err, "write %s", file);
+	return moat_write_file_atomic(path, data, strlen(data), 0600, err);
+}
+
+int moat_state_save(struct moat_state *st, struct moat_error *err)
+{
+	const char *text = json_object_to_json_string_ext(st->json, JSON_C_TO_STRING_PRETTY);
+
+	if (!text)
+		return moat_error_set(err, ENOMEM, "serialise state of %s", st->name);
+	return moat_state_write_file(st, STATE_FILE, text, err);
+}
+
+int moat_state_remove(struct moat_state *st, struct moat_error *err)
+{
+	int r = 0;
+
+	/* Remove while still holding the lock, so no one claims a half-removed name. */
+	if (st->dir && moat_rm_rf(st->dir, err) < 0)
+		r = -1;
+	moat_state_release(st);
+	return r;
+}
+
+void moat_state_release(struct moat_state *st)
+{
+	moat_closep(&st->dirfd);
+	st->dirfd = -EBADF;
+	free(st->dir);
+	st->dir = NULL;
+	json_object_put(st->json);
+	st->json = NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int moat_state_list(struct moat_strv *ret, struct moat_error *err)
+{
+	DIR *d = opendir(MOAT_RUN_DIR);
+	struct dirent *de;
+
+	if (!d)
+		return errno == ENOENT ? 0 : moat_error_errno(err, "open %s", MOAT_RUN_DIR);
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || !moat_name_valid(de->d_name))
+			continue;
+		if (moat_strv_push(ret, de->d_name) < 0) {
+			closedir(d);
+			return moat_error_errno(err, "list %s", MOAT_RUN_DIR);
+		}
+	}
+	closedir(d);
+	if (ret->n)
+		qsort(ret->v, ret->n, sizeof(*ret->v), cmp_str);
+	return 0;
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervise.h"
+#include "util.h"
+
+int moat_sync_send(int fd, enum moat_sync_type type, int status, const struct moat_error *err)
+{
+	struct moat_sync_msg msg = {.type = type, .status = status};
+
+	if (err)
+		msg.err = *err;
+	while (send(fd, &msg, sizeof(msg), MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int moat_sync_recv(int fd, struct moat_sync_msg *msg)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, msg, sizeof(*msg), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == ECONNRESET ? 0 : -1;
+	if (n == 0)
+		return 0;
+	if ((size_t)n != sizeof(*msg)) {
+		errno = EPROTO;
+		return -1;
+	}
+	msg->err.msg[sizeof(msg->err.msg) - 1] = '\0';
+	return 1;
+}
+
+void moat_forwarded_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGWINCH);
+}
+
+int moat_exit_code(int wait_status)
+{
+	if (WIFSIGNALED(wait_status))
+		return 128 + WTERMSIG(wait_status);
+	return WEXITSTATUS(wait_status);
+}
+
+static int read_signal(int sigfd)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	do
+		n = read(sigfd, &si, sizeof(si));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : -1;
+}
+
+int moat_supervise(pid_t init_pid, int sigfd, int sync_fd)
+{
+	struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = sync_fd, .events = POLLIN}};
+	bool have_status = false;
+	int command_status = 0, init_status = 0;
+
+	for (;;) {
+		if (poll(fds, fds[1].fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[1].fd >= 0 && fds[1].revents) {
+			struct moat_sync_msg msg;
+			int r = moat_sync_recv(sync_fd, &msg);
+
+			if (r > 0 && msg.type == MOAT_SYNC_EXIT) {
+				command_status = msg.status;
+				have_status = true;
+			} else if (r <= 0) {
+				fds[1].fd = -1; /* init is exiting; its SIGCHLD follows */
+			}
+		}
+		if (fds[0].revents) {
+			int sig = read_signal(sigfd);
+
+			if (sig == SIGCHLD) {
+				pid_t p = waitpid(init_pid, &init_status, WNOHANG);
+
+				if (p == init_pid)
+					break;
+			} else if (sig > 0) {
+				kill(init_pid, sig);
+			}
+		}
+	}
+	/* The status message was queued before init exited: drain it. */
+	if (!have_status && fds[1].fd >= 0) {
+		struct moat_sync_msg msg;
+
+		while (recv(sync_fd, &msg, sizeof(msg), MSG_DONTWAIT) == (ssize_t)sizeof(msg))
+			if (msg.type == MOAT_SYNC_EXIT) {
+				command_status = msg.status;
+				have_status = true;
+			}
+	}
+	return moat_exit_code(have_status ? command_status : init_status);
+}
+
+void moat_init_reap(pid_t command, int sigfd, int sync_fd)
+{
+	for (;;) {
+		int sig = read_signal(sigfd);
+
+		if (sig < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return;
+		}
+		if (sig != SIGCHLD) {
+			kill(command, sig);
+			continue;
+		}
+		/* One SIGCHLD may stand for many exits: reap until none is left. */
+		for (;;) {
+			int status;
+			pid_t p = waitpid(-1, &status, WNOHANG);
+
+			if (p <= 0)
+				break;
+			if (p == command) {
+				moat_sync_send(sync_fd, MOAT_SYNC_EXIT, status, NULL);
+				return;
+			}
+		}
+	}
+}

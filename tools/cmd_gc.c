@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* moat gc: tear down what supervisors that died (SIGKILL, a crash, a reboot of
+ * /run excepted) left behind, with the same teardown steps they would have run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "launch.h"
+#include "moat.h"
+#include "state.h"
+
+int cmd_gc(int argc, char **argv)
+{
+	struct moat_strv names = {0};
+	struct moat_error err;
+	int code = MOAT_EXIT_OK;
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+			puts("Usage: moat gc\n\nRemoves the state, cgroups and other resources of "
+			     "sandboxes whose supervisor is gone.\nPrints one line per sandbox "
+			     "collected. Exit: 0 ok, 1 something could not be removed.");
+			return MOAT_EXIT_OK;
+		}
+		return moat_usage_error(MOAT_EXIT_USAGE, "gc", "takes no arguments");
+	}
+	if (moat_state_list(&names, &err) < 0)
+		return moat_fail(&err, MOAT_EXIT_FAILURE);
+	for (size_t i = 0; i < names.n; i++) {
+		int r = moat_state_collect(names.v[i], NULL, &err);
+
+		if (r < 0) {
+			moat_error_print(&err, stderr);
+			code = MOAT_EXIT_FAILURE;
+		} else if (r > 0) {
+			printf("collected %s\n", names.v[i]);
+		}
+	}
+	moat_strv_clear(&names);
+	return code;
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* moat: run model servers in kernel-enforced sandboxes. Subcommand dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "moat.h"
+
+#define MOAT_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: moat COMMAND [OPTIONS]\n"
+	      "\n"
+	      "Run model servers in sandboxes: their own namespaces, file system, no\n"
+	      "capabilities, and a policy file that says what each may do.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  run [OPTIONS] -- CMD [ARG...]   start CMD in a new sandbox (see moat run --help)\n"
+	      "  stop NAME [--timeout S]         stop a sandbox: SIGTERM, SIGKILL after S seconds\n"
+	      "  ls [--json]                     list sandboxes\n"
+	      "  gc                              remove what dead sandboxes left behind\n"
+	      "  policy check FILE...            validate policy files\n"
+	      "  policy show [--tier T | FILE]   print the effective policy after inheritance\n"
+	      "\n"
+	      "Exit codes of moat run: the command's own; 125 moat failed; 126 command not\n"
+	      "executable; 127 command not found; 128+N the command died of signal N.\n"
+	      "Other commands: 0 ok, 1 failed (policy check: invalid), 2 bad usage, 3 no such sandbox.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  moat run -- python3 -c 'print(1)'\n"
+	      "  moat run --detach --name llm --tier internal --bind /srv/models:/models -- \\\n"
+	      "      python3 /models/serve.py\n"
+	      "  moat ls --json\n"
+	      "  moat stop llm --timeout 5\n"
+	      "  moat policy check policies/*.ini\n",
+	      f);
+}
+
+int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "moat: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int moat_fail(const struct moat_error *err, int code)
+{
+	moat_error_print(err, stderr);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{"run", cmd_run}, {"stop", cmd_stop},	  {"ls", cmd_ls},
+		{"gc", cmd_gc},	  {"policy", cmd_policy},
+	};
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return MOAT_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return MOAT_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("moat %s\n", MOAT_VERSION);
+		return MOAT_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmd, cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "moat: unknown command \"%s\" (see moat --help)\n", cmd);
+	return MOAT_EXIT_USAGE;
+}

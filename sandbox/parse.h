@@ -104,6 +104,11 @@ bool moat_env_name_valid(const char *name);
 /* Sandbox name: [A-Za-z0-9][A-Za-z0-9_.-]*, 1..MOAT_NAME_MAX chars, not "." or "..". */
 bool moat_name_valid(const char *name);
 
+/* RFC 1123 host name: dot-separated labels of [A-Za-z0-9-], 1..63 chars each, not
+ * starting or ending with '-', at most 253 chars in all, no trailing dot; the last
+ * label not all digits ("10.0.0.300" is a mistyped address, not a host). */
+bool moat_hostname_valid(const char *name);
+
 /* Syscall name: [a-z0-9_]+, at most 64 chars (existence is checked by seccomp.c). */
 bool moat_syscall_name_valid(const char *name);
 

@@ -311,6 +311,12 @@ static int block_signals(struct sandbox *sb, struct moat_error *err)
 
 	moat_forwarded_signals(&mask);
 	sigaddset(&mask, SIGCHLD);
+	/* An ignored signal is dropped before signalfd sees it, and shells start
+	 * background jobs with SIGINT and SIGQUIT ignored: every signal moat
+	 * forwards must reach it, so undo that. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&mask, sig) == 1)
+			signal(sig, SIG_DFL);
 	if (sigprocmask(SIG_BLOCK, &mask, &sb->saved_mask) < 0)
 		return moat_error_errno(err, "block signals");
 	sb->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);

@@ -1,0 +1,98 @@
+#!/bin/bash
+# What the command sees from inside: its own PID, UTS, mount and network
+# namespaces, a curated file system, no capabilities, a clean environment.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+# in_sandbox ARGS... -- CMD: stdout of CMD run in a fresh sandbox (stderr to the TAP comment stream).
+in_sandbox() {
+	msandbox "$@" 2> >(sed 's/^/# stderr: /' >&2)
+}
+
+# init (1), sh (2), ls (3), grep (4): nothing of the host.
+out=$(in_sandbox --name iso-pid -- /bin/sh -c 'cat /proc/1/comm; echo $$; ls /proc | grep "^[0-9][0-9]*$" | sort -n | tr "\n" " "')
+comm=$(sed -n 1p <<<"$out")
+mypid=$(sed -n 2p <<<"$out")
+pids=$(sed -n 3p <<<"$out")
+is "$comm" "moat-init" "PID 1 in the sandbox is moat's init"
+is "$mypid" "2" "the command is PID 2"
+is "$pids" "1 2 3 4 " "only the sandbox's processes are visible"
+
+out=$(in_sandbox --name iso-uts -- /bin/cat /proc/sys/kernel/hostname)
+is "$out" "iso-uts" "hostname is the sandbox's name"
+is "$(cat /proc/sys/kernel/hostname)" "$(hostname)" "the host's hostname is unchanged"
+
+echo secret >"$TMP/outside-file"
+out=$(in_sandbox -- /bin/sh -c "
+	for p in /etc/shadow /etc/gshadow /etc/machine-id /etc/ssh /root /home /boot /sys /var $TMP/outside-file; do
+		[ -e \$p ] && echo visible:\$p
+	done
+	echo done")
+is "$out" "done" "host secrets, homes and files outside the binds are absent"
+
+out=$(in_sandbox -- /bin/sh -c 'ls /etc | sort | tr "\n" " "')
+like "$out" "^(alternatives )?group (hosts )?(ld.so.cache )?.*passwd" "/etc holds the curated files"
+out=$(in_sandbox -- /bin/cat /etc/passwd)
+like "$out" "^root:x:0:0:" "generated passwd has root"
+like "$out" "sandbox:x:65534:65534:" "generated passwd has the sandbox user"
+ok $(grep -q "^$(id -un 1000 2>/dev/null || echo nosuchuser):" <<<"$out" && echo 1 || echo 0) "host accounts are not in passwd"
+
+out=$(in_sandbox -- /opt/t/probe caps)
+like "$out" "CapInh:[[:space:]]+0000000000000000" "inheritable set empty"
+like "$out" "CapPrm:[[:space:]]+0000000000000000" "permitted set empty"
+like "$out" "CapEff:[[:space:]]+0000000000000000" "effective set empty"
+like "$out" "CapBnd:[[:space:]]+0000000000000000" "bounding set empty"
+like "$out" "CapAmb:[[:space:]]+0000000000000000" "ambient set empty"
+like "$out" "NoNewPrivs:[[:space:]]+1" "no_new_privs is set"
+
+out=$(in_sandbox -- /opt/t/probe ids)
+like "$out" "uid=65534" "runs as the default sandbox uid"
+out=$(in_sandbox --user 1234:4321 -- /opt/t/probe ids)
+like "$out" "uid=1234.*gid=4321" "--user sets uid and gid"
+out=$(in_sandbox --user 0:0 -- /opt/t/probe caps)
+like "$out" "CapEff:[[:space:]]+0000000000000000" "uid 0 in the sandbox still has no capabilities"
+
+out=$(in_sandbox -- /opt/t/probe sid)
+is "$out" "leader yes" "the command leads its own session (no TIOCSTI into the caller's tty)"
+
+# Leak descriptors into moat: none may reach the command.
+out=$(exec 7</dev/null 9>"$TMP/leak"; in_sandbox -- /opt/t/probe fds | tr '\n' ' ')
+is "$out" "0 1 2 " "no fd above 2 is open in the command"
+
+out=$(SECRET_TOKEN=hunter2 PASSME=passed TERM=xterm-test in_sandbox --env PASSME --env SETME=value --env ABSENT_VAR -- /usr/bin/env | sort | tr '\n' ' ')
+is "$out" "HOME=/tmp PASSME=passed PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SETME=value TERM=xterm-test " "only PATH, HOME, TERM and the policy's variables cross"
+
+mkdir -p "$TMP/ro" "$TMP/rw"
+chmod 777 "$TMP/rw" "$TMP/ro"
+out=$(in_sandbox --bind "$TMP/ro:/data" -- /opt/t/probe write /data/x)
+is "$out" "EROFS" "a read-only bind cannot be written"
+out=$(in_sandbox --bind "$TMP/rw:/data:rw" -- /opt/t/probe write /data/x)
+is "$out" "ok" "a read-write bind can be written"
+ok $([ -f "$TMP/rw/x" ] && echo 0 || echo 1) "the write reached the host"
+out=$(in_sandbox -- /opt/t/probe write /usr/x)
+is "$out" "EROFS" "/usr is read-only"
+out=$(in_sandbox -- /opt/t/probe write /etc/x)
+is "$out" "EROFS" "the root and /etc are read-only"
+out=$(in_sandbox -- /opt/t/probe write /tmp/x)
+is "$out" "ok" "/tmp is writable"
+out=$(in_sandbox -- /bin/sh -c 'grep " /tmp " /proc/mounts')
+like "$out" "tmpfs /tmp tmpfs .*size=65536k" "/tmp is a private tmpfs with the policy's size cap"
+out=$(in_sandbox -- /opt/t/probe write /proc/sys/kernel/hostname)
+like "$out" "EROFS|EACCES" "/proc/sys is read-only"
+out=$(in_sandbox -- /bin/sh -c 'cat /proc/kcore 2>/dev/null | wc -c')
+is "$out" "0" "/proc/kcore is masked"
+out=$(in_sandbox -- /bin/sh -c 'ls /dev | tr "\n" " "')
+like "$out" "^fd full null ptmx random shm stderr stdin stdout tty urandom zero $" "/dev is minimal"
+
+out=$(in_sandbox -- /bin/sh -c 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "')
+is "$out" "lo" "the network namespace has only loopback"
+out=$(in_sandbox -- /bin/sh -c 'grep -c "^ *lo:" /proc/net/dev; cat /sys/class/net/lo/operstate 2>/dev/null; ip -o link show lo 2>/dev/null | grep -c UP')
+like "$out" "^1" "loopback is present"
+out=$(in_sandbox -- /usr/bin/python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+c = socket.create_connection(s.getsockname()); print("loopback ok")')
+is "$out" "loopback ok" "loopback is up and usable"
+
+check_no_leaks
+done_testing

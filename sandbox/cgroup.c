@@ -1,0 +1,1445 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Per-sandbox cgroups: layout detection, creation and limits with libcgroup,
+ * the cgroup2 devices program, OOM counting and teardown. See cgroup.h.
+ *
+ * libcgroup creates the v1 groups, writes every limit and moves tasks on v1.
+ * A few things are done on cgroupfs directly, each marked where it happens;
+ * libcgroup 2.0 cannot do them:
+ *  - it reaches the cgroup2 mount only through a controller listed in its
+ *    cgroup.controllers, and on a hybrid host moat uses none there (often none
+ *    is listed), so the cgroup2 directory, its cgroup.procs, cgroup.kill and
+ *    cgroup.freeze are plain files;
+ *  - its cgroup_create_cgroup() enables cgroup2 controllers from the mount
+ *    root down, which writes to cgroups above our own; we enable them only in
+ *    our own cgroup and in moat/;
+ *  - its cgroup_delete_cgroup_ext(CGFLAG_DELETE_EMPTY_ONLY) returns success
+ *    when rmdir fails with EBUSY, and it names groups relative to the mounts it
+ *    sees, not by the absolute paths `moat gc` has: teardown uses rmdir.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <libcgroup.h>
+
+#include "cgroup.h"
+#include "parse.h"
+
+#define CPU_PERIOD_US 100000
+#define CPU_QUOTA_MIN_US 1000 /* the kernel rejects smaller cfs quotas */
+#define PROC_FILE_MAX (4u << 20) /* mountinfo of a host with thousands of mounts */
+#define CG_FILE_MAX (4u << 20)	 /* cgroup.procs of a large cgroup */
+
+static const char *const v1_names[MOAT_CG_V1_COUNT] = {
+	[MOAT_CG_MEMORY] = "memory",
+	[MOAT_CG_CPU] = "cpu",
+	[MOAT_CG_PIDS] = "pids",
+	[MOAT_CG_DEVICES] = "devices",
+	[MOAT_CG_FREEZER] = "freezer",
+};
+
+const char *moat_cgroup_v1_name(enum moat_cgroup_v1 c)
+{
+	return (unsigned)c < MOAT_CG_V1_COUNT ? v1_names[c] : NULL;
+}
+
+struct moat_cgroup {
+	char *name;
+	enum moat_cgroup_mode mode;
+	char *v2_path;			       /* .../moat/NAME on cgroup2 */
+	char *v2_rel;			       /* the same relative to its mount (libcgroup) */
+	char *v1_path[MOAT_CG_V1_COUNT];       /* hybrid: created v1 directories, else NULL */
+	char *v1_rel[MOAT_CG_V1_COUNT];	       /* libcgroup names of those */
+	bool v2_ctrl[MOAT_CG_V1_COUNT];	       /* unified: controllers enabled for us */
+	int v2_fd;			       /* O_PATH of v2_path */
+	int dev_link_fd;		       /* unified: the devices BPF link */
+};
+
+static void cgroup_freep(struct moat_cgroup **cg)
+{
+	moat_cgroup_free(*cg);
+}
+
+static void strv_clearp(struct moat_strv *sv)
+{
+	moat_strv_clear(sv);
+}
+
+static void layout_clearp(struct moat_cgroup_layout *l)
+{
+	moat_cgroup_layout_clear(l);
+}
+
+/* ---------------------------------------------------------------------------
+ * Small file helpers
+ */
+
+static char *path_join(const char *dir, const char *file)
+{
+	return moat_strdup_printf("%s/%s", dir, file);
+}
+
+/* Writes value to dir/file directly (callers say why libcgroup is not used). */
+static int write_cg_file(const char *dir, const char *file, const char *value,
+			 struct moat_error *err)
+{
+	_cleanup_free_ char *path = path_join(dir, file);
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!path)
+		return moat_error_errno(err, "write %s in %s", file, dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || moat_write_all(fd, value, strlen(value)) < 0)
+		return moat_error_errno(err, "write %s in %s", file, dir);
+	return 0;
+}
+
+static int read_cg_file(const char *dir, const char *file, char **ret, struct moat_error *err)
+{
+	_cleanup_free_ char *path = path_join(dir, file);
+
+	if (!path)
+		return moat_error_errno(err, "read %s in %s", file, dir);
+	return moat_read_file(path, CG_FILE_MAX, ret, NULL, err);
+}
+
+static bool cg_file_exists(const char *dir, const char *file)
+{
+	_cleanup_free_ char *path = path_join(dir, file);
+
+	return path && access(path, F_OK) == 0;
+}
+
+/* Is word one of the space-separated words of list ("cpu memory pids")? */
+static bool word_in(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += len) {
+		bool start = p == list || p[-1] == ' ' || p[-1] == '\n';
+		bool end = p[len] == '\0' || p[len] == ' ' || p[len] == '\n';
+
+		if (start && end)
+			return true;
+	}
+	return false;
+}
+
+/* "KEY N" line of a flat-keyed file (memory.events, memory.oom_control). */
+static bool keyed_value(const char *text, const char *key, uint64_t *ret)
+{
+	size_t len = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, len) == 0 && p[len] == ' ') {
+			*ret = strtoull(p + len + 1, NULL, 10);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Does the host have active swap? (/proc/swaps has lines past its header.) */
+static bool swap_active(void)
+{
+	struct moat_error ignored;
+	_cleanup_free_ char *text = NULL;
+	char *nl;
+
+	if (moat_read_file("/proc/swaps", 1 << 16, &text, NULL, &ignored) < 0)
+		return true; /* unknown: assume the worse */
+	nl = strchr(text, '\n');
+	return nl && nl[1] != '\0';
+}
+
+/* ---------------------------------------------------------------------------
+ * Layout detection (pure)
+ */
+
+static bool path_within(const char *root, const char *path)
+{
+	size_t len = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return true;
+	return strncmp(path, root, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* Decodes mountinfo's octal escapes (\040 for a space, ...). */
+static char *mi_unescape(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+struct mi_pick {
+	char *dir;  /* mount point */
+	char *root; /* root of the mount inside its hierarchy */
+};
+
+static void mi_pick_clear(struct mi_pick *m)
+{
+	free(m->dir);
+	free(m->root);
+	m->dir = m->root = NULL;
+}
+
+/*
+ * A hierarchy may be mounted more than once (bind mounts, containers that
+ * mount a subtree): keep the first mount whose root contains our cgroup.
+ */
+static int mi_offer(struct mi_pick *m, const char *dir, const char *root, const char *own)
+{
+	if (m->dir && (!own || path_within(m->root, own) || !path_within(root, own)))
+		return 0;
+	mi_pick_clear(m);
+	m->dir = mi_unescape(dir);
+	m->root = mi_unescape(root);
+	return m->dir && m->root ? 0 : -1;
+}
+
+/* Splits a copy of line into at most max space-separated fields. */
+static size_t split_fields(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *t = strtok_r(line, " ", &save); t && n < max; t = strtok_r(NULL, " ", &save))
+		f[n++] = t;
+	return n;
+}
+
+static bool opt_in(const char *opts, const char *opt)
+{
+	size_t len = strlen(opt);
+
+	for (const char *p = opts; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+		if (strncmp(p, opt, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+static int hier_resolve(struct moat_cgroup_hier *h, const struct mi_pick *m, const char *own,
+			const char *what, struct moat_error *err)
+{
+	const char *rel;
+
+	if (!path_within(m->root, own))
+		return moat_error_set(err, 0,
+				      "our %s cgroup %s is outside the mount at %s (root %s)", what,
+				      own, m->dir, m->root);
+	rel = own + (strcmp(m->root, "/") == 0 ? 0 : strlen(m->root));
+	while (*rel == '/')
+		rel++;
+	h->mount = strdup(m->dir);
+	h->rel = strdup(rel);
+	/* strip a trailing '/' (never written by the kernel, but cheap to tolerate) */
+	if (h->rel && *h->rel && h->rel[strlen(h->rel) - 1] == '/')
+		h->rel[strlen(h->rel) - 1] = '\0';
+	h->dir = h->rel && *h->rel ? moat_strdup_printf("%s/%s", m->dir, h->rel) : strdup(m->dir);
+	if (!h->mount || !h->rel || !h->dir)
+		return moat_error_set(err, ENOMEM, "cgroup layout");
+	return 0;
+}
+
+void moat_cgroup_layout_clear(struct moat_cgroup_layout *l)
+{
+	struct moat_cgroup_hier *all[1 + MOAT_CG_V1_COUNT] = { &l->v2 };
+
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+		all[1 + c] = &l->v1[c];
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		free(all[i]->mount);
+		free(all[i]->rel);
+		free(all[i]->dir);
+		all[i]->mount = all[i]->rel = all[i]->dir = NULL;
+	}
+	l->mode = 0;
+}
+
+static bool has_dotdot(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "/..")); p += 3)
+		if (p[3] == '/' || p[3] == '\0')
+			return true;
+	return false;
+}
+
+/* Own cgroup paths from /proc/self/cgroup: "0::/a/b" (v2), "4:memory:/x" (v1). */
+static int parse_proc_cgroup(const char *text, char **ret_v2, char *ret_v1[MOAT_CG_V1_COUNT],
+			     struct moat_error *err)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL;
+
+	if (!copy)
+		return moat_error_set(err, ENOMEM, "parse /proc/self/cgroup");
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char *ctrls, *path;
+
+		if (!c2)
+			return moat_error_set(err, 0, "parse /proc/self/cgroup: bad line \"%s\"",
+					      line);
+		*c1 = '\0';
+		*c2 = '\0';
+		ctrls = c1 + 1;
+		path = c2 + 1;
+		bool v2 = strcmp(line, "0") == 0 && *ctrls == '\0';
+		bool used = v2;
+
+		for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+			used = used || opt_in(ctrls, v1_names[c]);
+		if (!used)
+			continue;
+		/* A cgroup namespace shows a cgroup outside its root as "/.."; a
+		 * cgroup we cannot see is not one to create under. */
+		if (path[0] != '/' || has_dotdot(path))
+			return moat_error_set(err, 0,
+					      "our cgroup \"%s\" is not visible from here "
+					      "(outside the cgroup namespace?)",
+					      path);
+		if (v2) {
+			free(*ret_v2);
+			*ret_v2 = strdup(path);
+			if (!*ret_v2)
+				return moat_error_set(err, ENOMEM, "parse /proc/self/cgroup");
+			continue;
+		}
+		for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+			if (!opt_in(ctrls, v1_names[c]) || ret_v1[c])
+				continue;
+			ret_v1[c] = strdup(path);
+			if (!ret_v1[c])
+				return moat_error_set(err, ENOMEM, "parse /proc/self/cgroup");
+		}
+	}
+	return 0;
+}
+
+int moat_cgroup_layout_parse(const char *mountinfo, const char *proc_cgroup,
+			     struct moat_cgroup_layout *ret, struct moat_error *err)
+{
+	_cleanup_(layout_clearp) struct moat_cgroup_layout l = { 0 };
+	_cleanup_free_ char *copy = strdup(mountinfo);
+	char *own_v1[MOAT_CG_V1_COUNT] = { 0 };
+	char *own_v2 = NULL;
+	struct mi_pick v2 = { 0 }, v1[MOAT_CG_V1_COUNT] = { 0 };
+	bool any_v1 = false, hybrid = false;
+	char *save = NULL;
+	int r = -1;
+
+	if (!copy) {
+		moat_error_set(err, ENOMEM, "parse /proc/self/mountinfo");
+		goto out;
+	}
+	if (parse_proc_cgroup(proc_cgroup, &own_v2, own_v1, err) < 0)
+		goto out;
+
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+		char *f[64];
+		size_t n = split_fields(line, f, ARRAY_SIZE(f)), sep;
+
+		for (sep = 6; sep < n && strcmp(f[sep], "-") != 0; sep++)
+			;
+		if (n < 7 || sep + 3 >= n)
+			continue;
+		const char *root = f[3], *dir = f[4], *fstype = f[sep + 1], *superopts = f[sep + 3];
+
+		if (strcmp(fstype, "cgroup2") == 0) {
+			if (mi_offer(&v2, dir, root, own_v2) < 0)
+				goto nomem;
+		} else if (strcmp(fstype, "cgroup") == 0) {
+			any_v1 = true;
+			for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+				if (!opt_in(superopts, v1_names[c]))
+					continue;
+				hybrid = true;
+				if (mi_offer(&v1[c], dir, root, own_v1[c]) < 0)
+					goto nomem;
+			}
+		}
+	}
+
+	if (!v2.dir) {
+		if (any_v1)
+			moat_error_set(err, 0,
+				       "cgroup v1 only (no cgroup2 mount in /proc/self/mountinfo): "
+				       "unsupported, moat's eBPF layers attach to cgroup2 "
+				       "(boot with systemd.unified_cgroup_hierarchy=1)");
+		else
+			moat_error_set(err, 0, "no cgroup file system mounted");
+		goto out;
+	}
+	if (!own_v2) {
+		moat_error_set(err, 0, "no cgroup2 line (\"0::PATH\") in /proc/self/cgroup");
+		goto out;
+	}
+	if (hier_resolve(&l.v2, &v2, own_v2, "cgroup2", err) < 0)
+		goto out;
+	l.mode = hybrid ? MOAT_CGROUP_HYBRID : MOAT_CGROUP_UNIFIED;
+	for (int c = 0; hybrid && c < MOAT_CG_V1_COUNT; c++) {
+		if (!v1[c].dir)
+			continue;
+		if (!own_v1[c]) {
+			moat_error_set(err, 0, "%s is mounted at %s but not in /proc/self/cgroup",
+				       v1_names[c], v1[c].dir);
+			goto out;
+		}
+		if (hier_resolve(&l.v1[c], &v1[c], own_v1[c], v1_names[c], err) < 0)
+			goto out;
+	}
+	*ret = l;
+	memset(&l, 0, sizeof(l));
+	r = 0;
+	goto out;
+nomem:
+	moat_error_set(err, ENOMEM, "parse /proc/self/mountinfo");
+out:
+	mi_pick_clear(&v2);
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		mi_pick_clear(&v1[c]);
+		free(own_v1[c]);
+	}
+	free(own_v2);
+	return r;
+}
+
+static int layout_detect(struct moat_cgroup_layout *ret, struct moat_error *err)
+{
+	_cleanup_free_ char *mountinfo = NULL;
+	_cleanup_free_ char *self = NULL;
+
+	if (moat_read_file("/proc/self/mountinfo", PROC_FILE_MAX, &mountinfo, NULL, err) < 0 ||
+	    moat_read_file("/proc/self/cgroup", PROC_FILE_MAX, &self, NULL, err) < 0)
+		return -1;
+	return moat_cgroup_layout_parse(mountinfo, self, ret, err);
+}
+
+/* ---------------------------------------------------------------------------
+ * libcgroup glue
+ */
+
+/* Library code never prints: swallow libcgroup's log (errors come back as codes). */
+static void lcg_quiet(void *userdata, int level, const char *fmt, va_list ap)
+{
+	(void)userdata;
+	(void)level;
+	(void)fmt;
+	(void)ap;
+}
+
+/* Fills err from a libcgroup error code: errno when the OS said why. */
+static int lcg_error(struct moat_error *err, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int lcg_error(struct moat_error *err, int r, const char *fmt, ...)
+{
+	char what[MOAT_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (r == ECGOTHER && cgroup_get_last_errno())
+		return moat_error_set(err, cgroup_get_last_errno(), "%s", what);
+	if (r == ECGROUPVALUENOTEXIST)
+		return moat_error_set(err, ENOENT, "%s", what);
+	return moat_error_set(err, 0, "%s: %s (libcgroup)", what, cgroup_strerror(r));
+}
+
+static int lcg_init(struct moat_error *err)
+{
+	int r;
+
+	cgroup_set_logger(lcg_quiet, CGROUP_LOG_ERROR, NULL);
+	r = cgroup_init();
+	if (r)
+		return lcg_error(err, r, "libcgroup init");
+	return 0;
+}
+
+/* libcgroup must see controller where /proc/self/mountinfo does, or it would
+ * create and write somewhere else than we record and tear down. */
+static int lcg_check_mount(const char *controller, const char *mount, struct moat_error *err)
+{
+	_cleanup_free_ char *mp = NULL;
+	int r = cgroup_get_subsys_mount_point(controller, &mp);
+
+	if (r)
+		return lcg_error(err, r, "libcgroup: find the %s controller", controller);
+	if (strcmp(mp, mount) != 0)
+		return moat_error_set(err, 0,
+				      "libcgroup sees the %s controller at %s, "
+				      "/proc/self/mountinfo at %s",
+				      controller, mp, mount);
+	return 0;
+}
+
+/* Writes one control file with libcgroup; one value per call so that an error
+ * names the file. */
+static int lcg_set(const char *rel, const char *controller, const char *dir, const char *file,
+		   const char *value, struct moat_error *err)
+{
+	struct cgroup *cg = cgroup_new_cgroup(rel);
+	struct cgroup_controller *ctl = cg ? cgroup_add_controller(cg, controller) : NULL;
+	int r = ctl ? cgroup_add_value_string(ctl, file, value) : ECGFAIL;
+
+	if (r == 0)
+		r = cgroup_modify_cgroup(cg);
+	if (cg)
+		cgroup_free(&cg);
+	if (r)
+		return lcg_error(err, r, "write %s in %s", file, dir);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Device rules and the cgroup2 devices program
+ */
+
+static const struct moat_dev_rule standard_devices[] = {
+	{ 'c', 1, 3, "rwm" },		/* /dev/null */
+	{ 'c', 1, 5, "rwm" },		/* /dev/zero */
+	{ 'c', 1, 7, "rwm" },		/* /dev/full */
+	{ 'c', 1, 8, "rwm" },		/* /dev/random */
+	{ 'c', 1, 9, "rwm" },		/* /dev/urandom */
+	{ 'c', 5, 0, "rwm" },		/* /dev/tty */
+	{ 'c', 5, 2, "rwm" },		/* /dev/ptmx */
+	{ 'c', 136, MOAT_DEV_ANY, "rwm" }, /* /dev/pts/N */
+};
+
+static bool access_valid(const char *a)
+{
+	return *a && strspn(a, "rwm") == strlen(a) && strlen(a) <= 3;
+}
+
+int moat_cgroup_device_rules(const struct moat_policy *p, struct moat_dev_rule **ret,
+			     size_t *ret_n, struct moat_error *err)
+{
+	_cleanup_free_ struct moat_dev_rule *rules = NULL;
+	size_t n = ARRAY_SIZE(standard_devices);
+
+	rules = malloc(MOAT_DEV_RULES_MAX * sizeof(*rules));
+	if (!rules)
+		return moat_error_errno(err, "device rules");
+	memcpy(rules, standard_devices, sizeof(standard_devices));
+
+	for (size_t i = 0; i < p->n_devices; i++) {
+		const struct moat_device *d = &p->devices[i];
+		glob_t g = { 0 };
+		int r;
+
+		if (strncmp(d->path, "/dev/", 5) != 0 || !access_valid(d->access))
+			return moat_error_set(err, EINVAL, "device \"%s %s\": not /dev/... rwm",
+					      d->path, d->access);
+		r = glob(d->path, GLOB_ERR, NULL, &g);
+		if (r == GLOB_NOMATCH) {
+			globfree(&g);
+			/* A pattern may match nothing (the hardware is absent); a
+			 * named node must exist, as mount.c requires too. */
+			if (strpbrk(d->path, "*?["))
+				continue;
+			return moat_error_set(err, ENOENT, "device %s", d->path);
+		}
+		if (r != 0) {
+			globfree(&g);
+			return moat_error_set(err, r == GLOB_NOSPACE ? ENOMEM : EIO,
+					      "expand device %s", d->path);
+		}
+		for (size_t j = 0; j < g.gl_pathc; j++) {
+			struct stat st;
+
+			if (stat(g.gl_pathv[j], &st) < 0 ||
+			    (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)))
+				continue; /* directories like /dev/dri/by-path */
+			if (n == MOAT_DEV_RULES_MAX) {
+				globfree(&g);
+				return moat_error_set(err, E2BIG,
+						      "device %s: more than %d device rules",
+						      d->path, MOAT_DEV_RULES_MAX);
+			}
+			rules[n].type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+			rules[n].major = major(st.st_rdev);
+			rules[n].minor = minor(st.st_rdev);
+			snprintf(rules[n].access, sizeof(rules[n].access), "%s", d->access);
+			n++;
+		}
+		globfree(&g);
+	}
+	*ret = TAKE_PTR(rules);
+	*ret_n = n;
+	return 0;
+}
+
+/* "c 1:3 rwm", the v1 devices.allow spelling. */
+static void dev_rule_format(const struct moat_dev_rule *r, char *buf, size_t len)
+{
+	char maj[16] = "*", min[16] = "*";
+
+	if (r->major != MOAT_DEV_ANY)
+		snprintf(maj, sizeof(maj), "%u", r->major);
+	if (r->minor != MOAT_DEV_ANY)
+		snprintf(min, sizeof(min), "%u", r->minor);
+	snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, r->access);
+}
+
+static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
+{
+	struct bpf_insn i = { .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
+
+	return i;
+}
+
+#define LDX_W(dst, src, off) insn(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0)
+#define MOV_REG(dst, src)    insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0)
+#define MOV_IMM(dst, imm)    insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm)
+#define AND_IMM(dst, imm)    insn(BPF_ALU64 | BPF_AND | BPF_K, dst, 0, 0, imm)
+#define RSH_IMM(dst, imm)    insn(BPF_ALU64 | BPF_RSH | BPF_K, dst, 0, 0, imm)
+#define JNE_IMM(dst, imm, off) insn(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm)
+#define EXIT()		     insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+/*
+ * The program, for struct bpf_cgroup_dev_ctx in r1 (as systemd's and crun's):
+ *   r2 = access_type >> 16 (BPF_DEVCG_ACC_*), r3 = access_type & 0xffff
+ *   (BPF_DEVCG_DEV_*), r4 = major, r5 = minor; then per rule
+ *   if r3 != TYPE goto next; [if r4 != MAJOR goto next;] [if r5 != MINOR goto next;]
+ *   [if (r2 & ~ALLOWED) != 0 goto next;] return 1;
+ * and finally return 0: anything no rule allows is denied.
+ */
+static size_t dev_prog_build(const struct moat_dev_rule *rules, size_t n, struct bpf_insn *out)
+{
+	size_t k = 0;
+
+	out[k++] = LDX_W(BPF_REG_2, BPF_REG_1, 0);
+	out[k++] = MOV_REG(BPF_REG_3, BPF_REG_2);
+	out[k++] = AND_IMM(BPF_REG_3, 0xffff);
+	out[k++] = RSH_IMM(BPF_REG_2, 16);
+	out[k++] = LDX_W(BPF_REG_4, BPF_REG_1, 4);
+	out[k++] = LDX_W(BPF_REG_5, BPF_REG_1, 8);
+	for (size_t i = 0; i < n; i++) {
+		const struct moat_dev_rule *r = &rules[i];
+		int32_t acc = 0;
+		size_t len, start = k;
+
+		acc |= strchr(r->access, 'r') ? BPF_DEVCG_ACC_READ : 0;
+		acc |= strchr(r->access, 'w') ? BPF_DEVCG_ACC_WRITE : 0;
+		acc |= strchr(r->access, 'm') ? BPF_DEVCG_ACC_MKNOD : 0;
+		bool all = acc == (BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD);
+
+		len = 1 + (r->major != MOAT_DEV_ANY) + (r->minor != MOAT_DEV_ANY) + (all ? 0 : 3) + 2;
+#define SKIP() ((int16_t)(len - (k - start) - 1)) /* to the first insn after this block */
+		out[k] = JNE_IMM(BPF_REG_3, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK,
+				 0);
+		out[k].off = SKIP();
+		k++;
+		if (r->major != MOAT_DEV_ANY) {
+			out[k] = JNE_IMM(BPF_REG_4, (int32_t)r->major, 0);
+			out[k].off = SKIP();
+			k++;
+		}
+		if (r->minor != MOAT_DEV_ANY) {
+			out[k] = JNE_IMM(BPF_REG_5, (int32_t)r->minor, 0);
+			out[k].off = SKIP();
+			k++;
+		}
+		if (!all) {
+			out[k++] = MOV_REG(BPF_REG_6, BPF_REG_2);
+			out[k++] = AND_IMM(BPF_REG_6, ~acc);
+			out[k] = JNE_IMM(BPF_REG_6, 0, 0);
+			out[k].off = SKIP();
+			k++;
+		}
+#undef SKIP
+		out[k++] = MOV_IMM(BPF_REG_0, 1);
+		out[k++] = EXIT();
+	}
+	out[k++] = MOV_IMM(BPF_REG_0, 0);
+	out[k++] = EXIT();
+	return k;
+}
+
+int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *rules, size_t n,
+				   int *ret_link_fd, struct moat_error *err)
+{
+	_cleanup_free_ struct bpf_insn *prog = NULL;
+	_cleanup_free_ char *log = NULL;
+	_cleanup_close_ int prog_fd = -EBADF;
+	int link_fd;
+	size_t cnt;
+
+	if (n > MOAT_DEV_RULES_MAX)
+		return moat_error_set(err, E2BIG, "devices program: %zu rules", n);
+	/* 6 header + 8 per rule at most + 2 trailer */
+	prog = calloc(8 + 8 * n, sizeof(*prog));
+	if (!prog)
+		return moat_error_errno(err, "devices program");
+	cnt = dev_prog_build(rules, n, prog);
+
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "moat_devices", "GPL", prog, cnt,
+				NULL);
+	if (prog_fd < 0) {
+		/* Load again with the verifier log, to show why. */
+		const size_t log_size = 1 << 16;
+		LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_level = 1, .log_size = log_size);
+		int saved = errno;
+
+		log = calloc(1, log_size);
+		opts.log_buf = log;
+		prog_fd = log ? bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "moat_devices", "GPL",
+					      prog, cnt, &opts)
+			      : -1;
+		if (prog_fd < 0) {
+			/* The verdict is at the end of the log. */
+			size_t len = log ? strlen(log) : 0;
+			const char *tail = log ? log + (len > 300 ? len - 300 : 0) : "";
+
+			return moat_error_set(err, saved,
+					      "load the devices BPF program (%zu insns)%s%s", cnt,
+					      *tail ? ", verifier: ..." : "", tail);
+		}
+	}
+	link_fd = bpf_link_create(prog_fd, cgroup_fd, BPF_CGROUP_DEVICE, NULL);
+	if (link_fd < 0)
+		return moat_error_errno(err, "attach the devices BPF program (link)");
+	*ret_link_fd = link_fd;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Teardown, shared by destroy and gc
+ */
+
+struct td_dir {
+	const char *path;
+	bool v2;
+};
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_kill(int pidfd)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
+
+/* Reads cgroup.procs into a malloc'd array. Missing directory: empty. */
+static int read_procs(const char *dir, pid_t **ret, size_t *ret_n, struct moat_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0, cap = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (read_cg_file(dir, "cgroup.procs", &text, err) < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	for (char *p = text, *end; *p; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (n == cap) {
+			pid_t *np = realloc(pids, (cap = cap ? 2 * cap : 64) * sizeof(*pids));
+
+			if (!np)
+				return moat_error_errno(err, "read cgroup.procs in %s", dir);
+			pids = np;
+		}
+		pids[n++] = (pid_t)v;
+	}
+	*ret = TAKE_PTR(pids);
+	*ret_n = n;
+	return 0;
+}
+
+static bool pid_listed(const pid_t *pids, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * SIGKILLs every process listed in dir/cgroup.procs. Each pid is pinned with a
+ * pidfd and signalled only if it is still a member after that: a pid read from
+ * the file may have exited and been reused by a process outside the sandbox.
+ */
+static int kill_members(const char *dir, struct moat_error *err)
+{
+	_cleanup_free_ pid_t *pids = NULL, *again = NULL;
+	_cleanup_free_ int *fds = NULL;
+	size_t n = 0, n2 = 0;
+	pid_t self = getpid();
+	int r = 0;
+
+	if (read_procs(dir, &pids, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	fds = malloc(n * sizeof(*fds));
+	if (!fds)
+		return moat_error_errno(err, "kill processes in %s", dir);
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = pids[i] > 1 && pids[i] != self ? pidfd_open_(pids[i]) : -EBADF;
+		if (fds[i] < 0 && errno == ENOSYS && pids[i] > 1 && pids[i] != self)
+			kill(pids[i], SIGKILL); /* kernel < 5.3: no pidfds, accept the race */
+	}
+	if (read_procs(dir, &again, &n2, err) < 0)
+		r = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (r == 0 && pid_listed(again, n2, pids[i]))
+			pidfd_kill(fds[i]);
+		close(fds[i]);
+	}
+	return r;
+}
+
+/* Freezes (or thaws) a directory that can be frozen; waits up to 1 s for it. */
+static void freeze(const struct td_dir *d, bool on)
+{
+	struct moat_error ignored;
+	const char *file = d->v2 ? "cgroup.freeze" : "freezer.state";
+	const char *value = d->v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED");
+
+	if (!cg_file_exists(d->path, file) || write_cg_file(d->path, file, value, &ignored) < 0 ||
+	    !on)
+		return;
+	for (int i = 0; i < 100; i++) {
+		_cleanup_free_ char *state = NULL;
+		uint64_t frozen = 0;
+
+		if (d->v2) {
+			if (read_cg_file(d->path, "cgroup.events", &state, &ignored) < 0 ||
+			    (keyed_value(state, "frozen", &frozen) && frozen == 1))
+				return;
+		} else if (read_cg_file(d->path, "freezer.state", &state, &ignored) < 0 ||
+			   strncmp(state, "FROZEN", 6) == 0) {
+			return;
+		}
+		sleep_ms(10);
+	}
+}
+
+static int populated(const struct td_dir *dirs, size_t n, const char **ret_which,
+		     struct moat_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ pid_t *pids = NULL;
+		size_t np = 0;
+
+		if (read_procs(dirs[i].path, &pids, &np, err) < 0)
+			return -1;
+		if (np > 0) {
+			*ret_which = dirs[i].path;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Kills every process in dirs and waits until all are empty (bounded). */
+static int kill_all(const struct td_dir *dirs, size_t n, struct moat_error *err)
+{
+	uint64_t deadline = moat_boottime_ns() + MOAT_CGROUP_KILL_TIMEOUT_MS * 1000000ull;
+	const char *which = NULL;
+
+	for (unsigned round = 0;; round++) {
+		bool killed_by_kernel = false;
+		int r = populated(dirs, n, &which, err);
+
+		if (r <= 0)
+			return r;
+		if (moat_boottime_ns() > deadline)
+			return moat_error_set(err, EBUSY, "processes remain in %s after %d ms",
+					      which, MOAT_CGROUP_KILL_TIMEOUT_MS);
+		/* cgroup.kill (5.14+) kills the whole subtree atomically, forks included. */
+		for (size_t i = 0; i < n; i++) {
+			struct moat_error ignored;
+
+			if (dirs[i].v2 && cg_file_exists(dirs[i].path, "cgroup.kill") &&
+			    write_cg_file(dirs[i].path, "cgroup.kill", "1", &ignored) == 0)
+				killed_by_kernel = true;
+		}
+		/* Otherwise (or for members cgroup.kill missed: a task that entered
+		 * only v1 hierarchies) freeze so that nothing forks while we read
+		 * the lists, kill each member, thaw so that the kills land. */
+		if (!killed_by_kernel || round >= 3) {
+			for (size_t i = 0; i < n; i++)
+				freeze(&dirs[i], true);
+			for (size_t i = 0; i < n; i++)
+				if (kill_members(dirs[i].path, err) < 0)
+					return -1;
+			for (size_t i = 0; i < n; i++)
+				freeze(&dirs[i], false);
+		}
+		sleep_ms(round < 10 ? 5 : 20);
+	}
+}
+
+/* A directory moat made: absolute, no "." or ".." or empty component, and its
+ * parent is named MOAT_CGROUP_PARENT: gc never removes anything else. */
+static bool moat_shaped(const char *path)
+{
+	const char *base = strrchr(path, '/'), *pstart;
+	size_t plen = strlen(MOAT_CGROUP_PARENT);
+
+	if (path[0] != '/' || !base || strstr(path, "//") || strstr(path, "/./") ||
+	    strstr(path, "/../") || strcmp(base, "/") == 0 || strcmp(base, "/.") == 0 ||
+	    strcmp(base, "/..") == 0)
+		return false;
+	for (pstart = base; pstart > path && pstart[-1] != '/'; pstart--)
+		;
+	return pstart > path && (size_t)(base - pstart) == plen &&
+	       strncmp(pstart, MOAT_CGROUP_PARENT, plen) == 0;
+}
+
+static bool on_cgroupfs(const char *path, bool *ret_v2)
+{
+	struct statfs sfs;
+
+	if (statfs(path, &sfs) < 0)
+		return false;
+	if (ret_v2)
+		*ret_v2 = sfs.f_type == CGROUP2_SUPER_MAGIC;
+	return sfs.f_type == CGROUP2_SUPER_MAGIC || sfs.f_type == CGROUP_SUPER_MAGIC;
+}
+
+static int teardown(const struct moat_strv *paths, struct moat_error *err)
+{
+	_cleanup_free_ struct td_dir *dirs = calloc(paths->n + 1, sizeof(*dirs));
+	size_t n = 0;
+	int r = 0;
+
+	if (!dirs)
+		return moat_error_errno(err, "remove cgroups");
+	for (size_t i = 0; i < paths->n; i++) {
+		const char *p = paths->v[i];
+
+		if (!moat_shaped(p))
+			return moat_error_set(err, EINVAL,
+					      "refusing to remove %s: not a .../" MOAT_CGROUP_PARENT
+					      "/NAME cgroup",
+					      p);
+		if (access(p, F_OK) < 0) {
+			if (errno == ENOENT)
+				continue; /* already removed: teardown is idempotent */
+			return moat_error_errno(err, "remove cgroup %s", p);
+		}
+		if (!on_cgroupfs(p, &dirs[n].v2))
+			return moat_error_set(err, EINVAL, "refusing to remove %s: not a cgroup", p);
+		dirs[n].path = p;
+		n++;
+	}
+	if (kill_all(dirs, n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		/* Just emptied: a v1 hierarchy may report EBUSY for a moment. */
+		int tries = 0;
+
+		while (rmdir(dirs[i].path) < 0 && errno != ENOENT) {
+			if (errno != EBUSY || ++tries > 50) {
+				if (r == 0)
+					r = moat_error_errno(err, "rmdir %s", dirs[i].path);
+				break;
+			}
+			sleep_ms(10);
+		}
+	}
+	/* The shared parent goes when its last sandbox does; EBUSY/ENOTEMPTY just
+	 * means another sandbox still lives there. */
+	for (size_t i = 0; i < paths->n; i++) {
+		_cleanup_free_ char *parent = strdup(paths->v[i]);
+		char *slash = parent ? strrchr(parent, '/') : NULL;
+
+		if (!slash)
+			continue;
+		*slash = '\0';
+		if (!on_cgroupfs(parent, NULL))
+			continue; /* gone, or a path that was never ours */
+		if (rmdir(parent) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY &&
+		    r == 0)
+			r = moat_error_errno(err, "rmdir %s", parent);
+	}
+	return r;
+}
+
+int moat_cgroup_destroy_paths(const struct moat_strv *paths, struct moat_error *err)
+{
+	return teardown(paths, err);
+}
+
+/* ---------------------------------------------------------------------------
+ * Public API
+ */
+
+void moat_cgroup_free(struct moat_cgroup *cg)
+{
+	if (!cg)
+		return;
+	moat_closep(&cg->dev_link_fd);
+	moat_closep(&cg->v2_fd);
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		free(cg->v1_path[c]);
+		free(cg->v1_rel[c]);
+	}
+	free(cg->v2_path);
+	free(cg->v2_rel);
+	free(cg->name);
+	free(cg);
+}
+
+int moat_cgroup_v2_fd(const struct moat_cgroup *cg)
+{
+	return cg->v2_fd;
+}
+
+const char *moat_cgroup_v2_path(const struct moat_cgroup *cg)
+{
+	return cg->v2_path;
+}
+
+int moat_cgroup_paths(const struct moat_cgroup *cg, struct moat_strv *ret)
+{
+	if (cg->v2_path && moat_strv_push(ret, cg->v2_path) < 0)
+		return -1;
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+		if (cg->v1_path[c] && moat_strv_push(ret, cg->v1_path[c]) < 0)
+			return -1;
+	return 0;
+}
+
+int moat_cgroup_destroy(struct moat_cgroup *cg, struct moat_error *err)
+{
+	_cleanup_(strv_clearp) struct moat_strv paths = { 0 };
+	int r;
+
+	if (!cg)
+		return 0;
+	if (moat_cgroup_paths(cg, &paths) < 0) {
+		r = moat_error_errno(err, "remove cgroups of %s", cg->name);
+	} else {
+		r = teardown(&paths, err);
+		if (r < 0)
+			moat_error_prefix(err, "remove cgroups of %s", cg->name);
+	}
+	/* Frees the devices link too: only now, with the processes gone. */
+	moat_cgroup_free(cg);
+	return r;
+}
+
+int moat_cgroup_oom_kills(const struct moat_cgroup *cg, uint64_t *ret)
+{
+	struct moat_error ignored;
+	_cleanup_free_ char *text = NULL;
+	const char *dir = cg->mode == MOAT_CGROUP_HYBRID ? cg->v1_path[MOAT_CG_MEMORY] : cg->v2_path;
+	const char *file = cg->mode == MOAT_CGROUP_HYBRID ? "memory.oom_control" : "memory.events";
+
+	*ret = 0;
+	if (!dir || !cg_file_exists(dir, file))
+		return 0; /* no memory controller: nothing was counted */
+	if (read_cg_file(dir, file, &text, &ignored) < 0) {
+		errno = ignored.errnum;
+		return -1;
+	}
+	keyed_value(text, "oom_kill", ret);
+	return 0;
+}
+
+int moat_cgroup_enter(const struct moat_cgroup *cg, pid_t pid, bool v2_done,
+		      struct moat_error *err)
+{
+	char buf[32];
+
+	if (!v2_done) {
+		/* Direct: libcgroup reaches cgroup2 only through an enabled controller. */
+		snprintf(buf, sizeof(buf), "%d", (int)pid);
+		if (write_cg_file(cg->v2_path, "cgroup.procs", buf, err) < 0)
+			return moat_error_prefix(err, "move %d into %s", (int)pid, cg->v2_path);
+	}
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		const char *ctrls[] = { v1_names[c], NULL };
+		int r;
+
+		if (!cg->v1_path[c])
+			continue;
+		/* Moves every thread of pid (v1 "tasks" takes one thread at a time). */
+		r = cgroup_change_cgroup_path(cg->v1_rel[c], pid, ctrls);
+		if (r)
+			return lcg_error(err, r, "move %d into %s", (int)pid, cg->v1_path[c]);
+	}
+	return 0;
+}
+
+/* --- creation --------------------------------------------------------------- */
+
+/* mkdir dir/moat (shared, may exist) then dir/moat/name (must not exist). */
+static int mkdir_sandbox(const char *dir, const char *name, char **ret_path,
+			 struct moat_error *err)
+{
+	_cleanup_free_ char *parent = path_join(dir, MOAT_CGROUP_PARENT);
+	_cleanup_free_ char *path = parent ? path_join(parent, name) : NULL;
+
+	if (!path)
+		return moat_error_errno(err, "mkdir %s/%s", dir, MOAT_CGROUP_PARENT);
+	/* Another sandbox's teardown may remove the empty parent between our two
+	 * mkdirs: try again a few times. */
+	for (int tries = 0;; tries++) {
+		if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+			return moat_error_errno(err, "mkdir %s", parent);
+		if (mkdir(path, 0755) == 0)
+			break;
+		if (errno == EEXIST)
+			return moat_error_set(err, EEXIST,
+					      "cgroup %s exists (a dead sandbox's? try 'moat gc')",
+					      path);
+		if (errno != ENOENT || tries == 3) {
+			moat_error_errno(err, "mkdir %s", path);
+			rmdir(parent); /* ours if it is empty; another sandbox's otherwise */
+			return -1;
+		}
+	}
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+/* unified: makes ctrl available to children of dir (writes cgroup.subtree_control
+ * directly: libcgroup would start at the mount root, above our own cgroup). */
+static int v2_delegate(const char *dir, const char *ctrl, bool required, struct moat_error *err)
+{
+	_cleanup_free_ char *avail = NULL, *enabled = NULL;
+	char buf[32];
+
+	if (read_cg_file(dir, "cgroup.controllers", &avail, err) < 0 ||
+	    read_cg_file(dir, "cgroup.subtree_control", &enabled, err) < 0)
+		return -1;
+	if (word_in(enabled, ctrl))
+		return 0;
+	if (!word_in(avail, ctrl)) {
+		if (!required)
+			return 1;
+		return moat_error_set(err, ENODEV,
+				      "the %s controller is not available in %s "
+				      "(not delegated to this cgroup)",
+				      ctrl, dir);
+	}
+	snprintf(buf, sizeof(buf), "+%s", ctrl);
+	if (write_cg_file(dir, "cgroup.subtree_control", buf, err) < 0) {
+		if (!required)
+			return 1;
+		if (err->errnum == EBUSY)
+			moat_error_prefix(err,
+					  "%s holds processes, so cgroup2 forbids enabling "
+					  "controllers for its children; run moat from a cgroup "
+					  "of its own (e.g. systemd-run -p Delegate=yes --scope)",
+					  dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int apply_limits_v1(struct moat_cgroup *cg, const struct moat_policy *p,
+			   const struct moat_dev_rule *rules, size_t n_rules, struct moat_error *err)
+{
+	char buf[64];
+	const char *dir;
+
+#define SET(c, file, value) lcg_set(cg->v1_rel[c], v1_names[c], cg->v1_path[c], file, value, err)
+	if (p->memory) {
+		dir = cg->v1_path[MOAT_CG_MEMORY];
+		snprintf(buf, sizeof(buf), "%" PRIu64, p->memory);
+		/* limit_in_bytes first: memsw may never be below it. */
+		if (SET(MOAT_CG_MEMORY, "memory.limit_in_bytes", buf) < 0)
+			return -1;
+		if (cg_file_exists(dir, "memory.memsw.limit_in_bytes")) {
+			if (SET(MOAT_CG_MEMORY, "memory.memsw.limit_in_bytes", buf) < 0)
+				return -1;
+		} else if (swap_active()) {
+			return moat_error_set(err, ENOTSUP,
+					      "swap is on but %s has no memory.memsw.limit_in_bytes: "
+					      "the memory limit cannot cover swap (boot with "
+					      "swapaccount=1)",
+					      dir);
+		}
+	}
+	if (p->cpus_milli) {
+		uint64_t quota = (uint64_t)p->cpus_milli * CPU_PERIOD_US / 1000;
+
+		if (quota < CPU_QUOTA_MIN_US)
+			quota = CPU_QUOTA_MIN_US;
+		snprintf(buf, sizeof(buf), "%d", CPU_PERIOD_US);
+		if (SET(MOAT_CG_CPU, "cpu.cfs_period_us", buf) < 0)
+			return -1;
+		snprintf(buf, sizeof(buf), "%" PRIu64, quota);
+		if (SET(MOAT_CG_CPU, "cpu.cfs_quota_us", buf) < 0)
+			return -1;
+	}
+	if (p->pids) {
+		snprintf(buf, sizeof(buf), "%" PRIu64, p->pids);
+		if (SET(MOAT_CG_PIDS, "pids.max", buf) < 0)
+			return -1;
+	}
+	/* Deny everything, then allow rule by rule (one write each: the kernel
+	 * parses a single rule per write). */
+	if (SET(MOAT_CG_DEVICES, "devices.deny", "a") < 0)
+		return -1;
+	for (size_t i = 0; i < n_rules; i++) {
+		dev_rule_format(&rules[i], buf, sizeof(buf));
+		if (SET(MOAT_CG_DEVICES, "devices.allow", buf) < 0)
+			return moat_error_prefix(err, "allow device \"%s\"", buf);
+	}
+#undef SET
+	return 0;
+}
+
+static int apply_limits_v2(struct moat_cgroup *cg, const struct moat_policy *p,
+			   const struct moat_dev_rule *rules, size_t n_rules, struct moat_error *err)
+{
+	char buf[64];
+
+#define SET(c, file, value) lcg_set(cg->v2_rel, v1_names[c], cg->v2_path, file, value, err)
+	if (p->memory) {
+		snprintf(buf, sizeof(buf), "%" PRIu64, p->memory);
+		if (SET(MOAT_CG_MEMORY, "memory.max", buf) < 0)
+			return -1;
+		if (cg_file_exists(cg->v2_path, "memory.swap.max")) {
+			if (SET(MOAT_CG_MEMORY, "memory.swap.max", "0") < 0)
+				return -1;
+		} else if (swap_active()) {
+			return moat_error_set(err, ENOTSUP,
+					      "swap is on but %s has no memory.swap.max: the memory "
+					      "limit cannot cover swap (boot with swapaccount=1)",
+					      cg->v2_path);
+		}
+	}
+	if (p->cpus_milli) {
+		uint64_t quota = (uint64_t)p->cpus_milli * CPU_PERIOD_US / 1000;
+
+		if (quota < CPU_QUOTA_MIN_US)
+			quota = CPU_QUOTA_MIN_US;
+		snprintf(buf, sizeof(buf), "%" PRIu64 " %d", quota, CPU_PERIOD_US);
+		if (SET(MOAT_CG_CPU, "cpu.max", buf) < 0)
+			return -1;
+	}
+	if (p->pids) {
+		snprintf(buf, sizeof(buf), "%" PRIu64, p->pids);
+		if (SET(MOAT_CG_PIDS, "pids.max", buf) < 0)
+			return -1;
+	}
+#undef SET
+	/* cgroup2 has no devices controller: its equivalent is a BPF program. */
+	if (moat_cgroup_devices_bpf_attach(cg->v2_fd, rules, n_rules, &cg->dev_link_fd, err) < 0)
+		return moat_error_prefix(err, "%s", cg->v2_path);
+	return 0;
+}
+
+static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
+			  const struct moat_policy *p, struct moat_error *err)
+{
+	_cleanup_free_ char *parent = path_join(l->v2.dir, MOAT_CGROUP_PARENT);
+	const bool required[MOAT_CG_V1_COUNT] = {
+		[MOAT_CG_MEMORY] = p->memory != 0,
+		[MOAT_CG_CPU] = p->cpus_milli != 0,
+		[MOAT_CG_PIDS] = p->pids != 0,
+	};
+	bool want[MOAT_CG_V1_COUNT] = { 0 };
+
+	if (!parent)
+		return moat_error_errno(err, "create cgroup");
+	/* memory also without a limit, when libcgroup is up and it is delegated:
+	 * memory.events counts OOM kills for the report. */
+	want[MOAT_CG_MEMORY] = p->memory || p->cpus_milli || p->pids;
+	want[MOAT_CG_CPU] = required[MOAT_CG_CPU];
+	want[MOAT_CG_PIDS] = required[MOAT_CG_PIDS];
+
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		int r;
+
+		if (!want[c])
+			continue;
+		r = v2_delegate(l->v2.dir, v1_names[c], required[c], err);
+		if (r < 0)
+			return -1;
+		cg->v2_ctrl[c] = r == 0;
+	}
+	if (mkdir_sandbox(l->v2.dir, cg->name, &cg->v2_path, err) < 0)
+		return -1;
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		int r;
+
+		if (!cg->v2_ctrl[c])
+			continue;
+		r = v2_delegate(parent, v1_names[c], required[c], err);
+		if (r < 0)
+			return -1;
+		cg->v2_ctrl[c] = r == 0;
+		if (required[c] && lcg_check_mount(v1_names[c], l->v2.mount, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
+			 const struct moat_policy *p, struct moat_error *err)
+{
+	const bool required[MOAT_CG_V1_COUNT] = {
+		[MOAT_CG_MEMORY] = p->memory != 0,
+		[MOAT_CG_CPU] = p->cpus_milli != 0,
+		[MOAT_CG_PIDS] = p->pids != 0,
+		[MOAT_CG_DEVICES] = true, /* the device allow-list always applies */
+	};
+
+	/* Direct mkdir: libcgroup 2.0 cannot create a cgroup2 directory without
+	 * a cgroup2 controller, and hybrid hosts have none for us. */
+	if (mkdir_sandbox(l->v2.dir, cg->name, &cg->v2_path, err) < 0)
+		return -1;
+
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		const struct moat_cgroup_hier *h = &l->v1[c];
+		_cleanup_free_ char *path = NULL, *rel = NULL;
+		struct cgroup *g;
+		int r;
+
+		if (!h->mount) {
+			if (required[c])
+				return moat_error_set(err, ENODEV,
+						      "the %s controller is not mounted "
+						      "(hybrid cgroup layout)",
+						      v1_names[c]);
+			continue;
+		}
+		if (lcg_check_mount(v1_names[c], h->mount, err) < 0)
+			return -1;
+		path = moat_strdup_printf("%s/%s/%s", h->dir, MOAT_CGROUP_PARENT, cg->name);
+		rel = moat_strdup_printf("%s%s%s/%s", h->rel, *h->rel ? "/" : "",
+					 MOAT_CGROUP_PARENT, cg->name);
+		if (!path || !rel)
+			return moat_error_errno(err, "create cgroup");
+		/* libcgroup's mkdir -p accepts an existing group: refuse it ourselves. */
+		if (access(path, F_OK) == 0)
+			return moat_error_set(err, EEXIST,
+					      "cgroup %s exists (a dead sandbox's? try 'moat gc')",
+					      path);
+		g = cgroup_new_cgroup(rel);
+		r = g && cgroup_add_controller(g, v1_names[c]) ? 0 : ECGFAIL;
+		if (r == 0)
+			r = cgroup_create_cgroup(g, 1 /* keep root ownership */);
+		if (g)
+			cgroup_free(&g);
+		if (r) {
+			/* It may have made the parent or the group before failing. */
+			cg->v1_path[c] = access(path, F_OK) == 0 ? TAKE_PTR(path) : NULL;
+			cg->v1_rel[c] = cg->v1_path[c] ? TAKE_PTR(rel) : NULL;
+			if (!cg->v1_path[c]) {
+				_cleanup_free_ char *parent =
+					moat_strdup_printf("%s/%s", h->dir, MOAT_CGROUP_PARENT);
+
+				if (parent)
+					rmdir(parent); /* fails harmlessly if shared */
+			}
+			return lcg_error(err, r, "create cgroup %s/%s/%s", h->dir,
+					 MOAT_CGROUP_PARENT, cg->name);
+		}
+		cg->v1_path[c] = TAKE_PTR(path);
+		cg->v1_rel[c] = TAKE_PTR(rel);
+	}
+	return 0;
+}
+
+int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
+		       struct moat_error *err)
+{
+	_cleanup_(layout_clearp) struct moat_cgroup_layout l = { 0 };
+	_cleanup_(cgroup_freep) struct moat_cgroup *cg = NULL;
+	_cleanup_free_ struct moat_dev_rule *rules = NULL;
+	size_t n_rules = 0;
+	int r;
+
+	if (!moat_name_valid(name))
+		return moat_error_set(err, EINVAL, "bad sandbox name \"%s\"", name);
+	/* Everything that can fail without side effects comes first. */
+	if (layout_detect(&l, err) < 0 || moat_cgroup_device_rules(p, &rules, &n_rules, err) < 0)
+		return -1;
+	/* cgroup_init() fails on a cgroup2 host that delegates no controller to
+	 * us; that only matters when there is a limit to write. */
+	if ((l.mode == MOAT_CGROUP_HYBRID || p->memory || p->cpus_milli || p->pids) &&
+	    lcg_init(err) < 0)
+		return -1;
+
+	cg = calloc(1, sizeof(*cg));
+	if (!cg)
+		return moat_error_errno(err, "create cgroup");
+	cg->v2_fd = cg->dev_link_fd = -EBADF;
+	cg->mode = l.mode;
+	cg->name = strdup(name);
+	cg->v2_rel = moat_strdup_printf("%s%s%s/%s", l.v2.rel, *l.v2.rel ? "/" : "",
+					MOAT_CGROUP_PARENT, name);
+	if (!cg->name || !cg->v2_rel)
+		return moat_error_errno(err, "create cgroup");
+
+	r = l.mode == MOAT_CGROUP_UNIFIED ? create_unified(cg, &l, p, err)
+					  : create_hybrid(cg, &l, p, err);
+	if (r == 0) {
+		cg->v2_fd = open(cg->v2_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cg->v2_fd < 0)
+			r = moat_error_errno(err, "open %s", cg->v2_path);
+	}
+	/* Limits before any task joins: there is no window without them. */
+	if (r == 0)
+		r = l.mode == MOAT_CGROUP_UNIFIED ? apply_limits_v2(cg, p, rules, n_rules, err)
+						  : apply_limits_v1(cg, p, rules, n_rules, err);
+	if (r < 0) {
+		_cleanup_(strv_clearp) struct moat_strv paths = { 0 };
+		struct moat_error ignored;
+
+		/* Nothing left behind: remove what we made (keeping the first error). */
+		if (moat_cgroup_paths(cg, &paths) == 0)
+			teardown(&paths, &ignored);
+		return -1;
+	}
+	*ret = TAKE_PTR(cg);
+	return 0;
+}

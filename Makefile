@@ -55,7 +55,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 	-Wformat=2 -Wformat-security -Wno-format-nonliteral -Wnull-dereference -Wvla
 CFLAGS ?= -O2 -g
 MOAT_CFLAGS := -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-	-fPIE -Isandbox -I$(O) -I$(O)/bpf -DMOAT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
+	-fPIE -iquote sandbox -I$(O) -I$(O)/bpf -DMOAT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
 MOAT_LDFLAGS := -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
 MOAT_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -79,7 +79,7 @@ endef
 
 $(foreach b,$(bins-y),$(eval $(call link-rule,$(b),$(O),$$(PKG_LIBS))))
 $(foreach t,$(unit-tests-y),$(eval $(call link-rule,$(t),$(O)/tests/unit,$$(PKG_LIBS) $$(CMOCKA_LIBS))))
-$(foreach h,$(test-helpers-y),$(eval $(call link-rule,$(h),$(O)/tests/helpers,)))
+$(foreach h,$(test-helpers-y),$(eval $(call link-rule,$(h),$(O)/tests/helpers,$$(PKG_LIBS))))
 
 BINS := $(addprefix $(O)/,$(bins-y))
 UNIT_TESTS := $(addprefix $(O)/tests/unit/,$(unit-tests-y))
@@ -146,7 +146,9 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(O)/moat $(DESTDIR)$(BINDIR)/moat
+	install -d $(DESTDIR)$(DATADIR)/policies/seccomp
 	install -m 0644 policies/*.ini $(DESTDIR)$(DATADIR)/policies/
+	install -m 0644 policies/seccomp/*.profile $(DESTDIR)$(DATADIR)/policies/seccomp/
 	install -m 0644 docs/moat.1 $(DESTDIR)$(MANDIR)/man1/moat.1
 	install -m 0644 docs/moat-policy.5 $(DESTDIR)$(MANDIR)/man5/moat-policy.5
 

@@ -22,11 +22,13 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroup.h"
 #include "env.h"
 #include "launch.h"
 #include "mount.h"
 #include "net.h"
 #include "ns.h"
+#include "seccomp.h"
 #include "state.h"
 #include "supervise.h"
 #include "util.h"
@@ -39,6 +41,8 @@ struct sandbox {
 	struct moat_state state;
 	bool claimed;
 	struct moat_mount_plan plan;
+	struct moat_seccomp *seccomp;
+	struct moat_cgroup *cgroup;
 	struct moat_strv env;
 	char *passwd;
 	char *group;
@@ -109,6 +113,9 @@ static _Noreturn void command_main(struct sandbox *sb, int report_fd)
 	reset_signals();
 	/* execvp searches the PATH of the current environment, so switch first. */
 	environ = sb->env.v;
+	/* Last: the filter would refuse the capability and prctl calls above. */
+	if (moat_seccomp_install(sb->seccomp, &err) < 0)
+		command_fail(report_fd, 0, &err);
 	execvp(sb->opts->argv[0], sb->opts->argv);
 	moat_error_errno(&err, "exec %s", sb->opts->argv[0]);
 	command_fail(report_fd, 1, &err);
@@ -165,6 +172,16 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	return 0;
 }
 
+static void protect_from_oom(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		moat_write_all(fd, "-1000", 5);
+		close(fd);
+	}
+}
+
 /* Forks the command, waits for its exec, then drops to CAP_KILL only. */
 static pid_t init_start_command(struct sandbox *sb, struct moat_error *err)
 {
@@ -183,6 +200,11 @@ static pid_t init_start_command(struct sandbox *sb, struct moat_error *err)
 		command_main(sb, report[1]);
 	}
 	close(report[1]);
+	/* The OOM killer must pick the command, never init: init's exit would
+	 * take the command's status with it. Set after the fork, so the command
+	 * keeps the default score. Best effort: it needs CAP_SYS_RESOURCE, which
+	 * some hosts withhold even from root. */
+	protect_from_oom();
 	do
 		n = read(report[0], &rep, sizeof(rep));
 	while (n < 0 && errno == EINTR);
@@ -255,6 +277,24 @@ static int hash_policy(struct sandbox *sb, struct moat_error *err)
 	return moat_sha256_hex(sb->policy_text, strlen(sb->policy_text), sb->policy_sha256, err);
 }
 
+/* Fail closed: a policy asking for a layer this moat cannot apply does not run. */
+static int check_enforceable(const struct moat_policy *p, struct moat_error *err)
+{
+	if (p->net_mode == MOAT_NET_VETH)
+		return moat_error_set(err, 0, "[network] mode = veth cannot be enforced by this "
+				      "moat yet (use --net none)");
+	return 0;
+}
+
+static int build_seccomp(struct sandbox *sb, struct moat_error *err)
+{
+	_cleanup_free_ char *dir = moat_strdup_printf("%s/seccomp", moat_policy_dir());
+
+	if (!dir)
+		return moat_error_errno(err, "seccomp profile directory");
+	return moat_seccomp_build(sb->policy, dir, &sb->seccomp, err);
+}
+
 static int prepare(struct sandbox *sb, struct moat_error *err)
 {
 	const struct moat_policy *p = sb->policy;
@@ -270,17 +310,40 @@ static int prepare(struct sandbox *sb, struct moat_error *err)
 	root = moat_strdup_printf("%s/%s/root", MOAT_RUN_DIR, sb->opts->name);
 	if (!root)
 		return moat_error_errno(err, "plan the sandbox root");
-	return moat_mount_plan_build(p, root, sb->passwd, sb->group, tty, &sb->plan, err);
+	if (moat_mount_plan_build(p, root, sb->passwd, sb->group, tty, &sb->plan, err) < 0)
+		return -1;
+	if (check_enforceable(p, err) < 0)
+		return -1;
+	return build_seccomp(sb, err);
 }
 
 static int claim(struct sandbox *sb, struct moat_error *err)
 {
-	if (moat_state_claim(sb->opts->name, NULL, &sb->state, err) < 0)
+	if (moat_state_claim(sb->opts->name, moat_sandbox_collect, &sb->state, err) < 0)
 		return -1;
 	sb->claimed = true;
 	if (mkdir(sb->plan.root, 0700) < 0)
 		return moat_error_errno(err, "mkdir %s", sb->plan.root);
 	return moat_state_write_file(&sb->state, "policy.ini", sb->policy_text, err);
+}
+
+/* The cgroup exists, limits and device rules applied, before any task joins;
+ * its paths are recorded at once, so gc finds them if we die from here on. */
+static int make_cgroup(struct sandbox *sb, struct moat_error *err)
+{
+	struct moat_strv paths = {0};
+	json_object *arr;
+
+	if (moat_cgroup_create(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
+		return -1;
+	if (moat_cgroup_paths(sb->cgroup, &paths) < 0)
+		return moat_error_errno(err, "record cgroups");
+	arr = json_object_new_array();
+	for (size_t i = 0; i < paths.n; i++)
+		json_object_array_add(arr, json_object_new_string(paths.v[i]));
+	moat_strv_clear(&paths);
+	json_object_object_add(sb->state.json, "cgroups", arr);
+	return moat_state_save(&sb->state, err);
 }
 
 /* Detached: stdio goes to the log, which outlives the sandbox. */
@@ -332,7 +395,9 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sb->sync) < 0)
 		return moat_error_errno(err, "socketpair");
-	pid = moat_ns_clone(-1, &into_cgroup, err);
+	/* Into the cgroup at birth: init never runs outside the sandbox's limits
+	 * and, once the egress programs are attached there, their enforcement. */
+	pid = moat_ns_clone(moat_cgroup_v2_fd(sb->cgroup), &into_cgroup, err);
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
@@ -340,7 +405,8 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 	close(sb->sync[1]);
 	sb->sync[1] = -EBADF;
 	sb->init_pid = pid;
-	return 0;
+	/* v1 hierarchies (hybrid hosts) before the go: init is still waiting. */
+	return moat_cgroup_enter(sb->cgroup, pid, into_cgroup, err);
 }
 
 static json_object *argv_json(char *const *argv)
@@ -446,8 +512,16 @@ static void teardown(struct sandbox *sb)
 		waitpid(sb->init_pid, NULL, 0);
 		sb->init_pid = 0;
 	}
+	if (sb->cgroup && moat_cgroup_destroy(sb->cgroup, &ignored) < 0) {
+		/* The recorded paths stay for moat gc, and so does the state. */
+		moat_error_print(&ignored, stderr);
+		sb->claimed = false;
+		moat_state_release(&sb->state);
+	}
+	sb->cgroup = NULL;
 	if (sb->claimed)
 		moat_state_remove(&sb->state, &ignored);
+	moat_seccomp_free(sb->seccomp);
 	moat_closep(&sb->sync[0]);
 	moat_closep(&sb->sync[1]);
 	moat_closep(&sb->sigfd);
@@ -457,6 +531,17 @@ static void teardown(struct sandbox *sb)
 	free(sb->group);
 	free(sb->policy_text);
 	sigprocmask(SIG_SETMASK, &sb->saved_mask, NULL);
+}
+
+static void report_oom(const struct sandbox *sb)
+{
+	uint64_t kills = 0;
+	char limit[32];
+
+	if (moat_cgroup_oom_kills(sb->cgroup, &kills) < 0 || kills == 0)
+		return;
+	moat_format_size(sb->policy->memory, limit, sizeof(limit));
+	fprintf(stderr, "moat: %s: out of memory (limit %s), killed\n", sb->opts->name, limit);
 }
 
 static void log_exit(const struct sandbox *sb, int code)
@@ -486,6 +571,8 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		goto fail;
 	if (opts->detach && redirect_to_log(&sb, err) < 0)
 		goto fail;
+	if (make_cgroup(&sb, err) < 0)
+		goto fail;
 	/* Block before clone: a signal must not slip between start and supervision. */
 	if (block_signals(&sb, err) < 0)
 		goto fail;
@@ -506,6 +593,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	notify(&sb, 0, NULL);
 	code = moat_supervise(sb.init_pid, sb.sigfd, sb.sync[0]);
 	sb.init_pid = 0; /* reaped by moat_supervise */
+	report_oom(&sb);
 	log_exit(&sb, code);
 	teardown(&sb);
 	return code;
@@ -523,4 +611,22 @@ int moat_sandbox_name_generate(const char *tier, char *buf, size_t len, struct m
 		return moat_error_errno(err, "getrandom");
 	snprintf(buf, len, "%.40s-%08x", tier && *tier ? tier : "moat", r);
 	return 0;
+}
+
+int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err)
+{
+	struct moat_strv paths = {0};
+	json_object *arr;
+	int r;
+
+	if (!json_object_object_get_ex(state, "cgroups", &arr))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (moat_strv_push(&paths, json_object_get_string(json_object_array_get_idx(arr, i))) < 0) {
+			moat_strv_clear(&paths);
+			return moat_error_errno(err, "collect %s", name);
+		}
+	r = moat_cgroup_destroy_paths(&paths, err);
+	moat_strv_clear(&paths);
+	return r;
 }

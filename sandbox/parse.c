@@ -628,3 +628,19 @@ bool moat_syscall_name_valid(const char *name)
 		return false;
 	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
 }
+
+/* The largest binary unit that divides v exactly: 1610612736 is "1536M". */
+void moat_format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	int unit = -1;
+
+	while (v && (v & 1023) == 0 && unit < 5) {
+		v >>= 10;
+		unit++;
+	}
+	if (unit < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[unit]);
+}

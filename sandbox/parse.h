@@ -18,6 +18,10 @@
  * optional trailing "B" or "iB". Overflow and negative values are errors. */
 int moat_parse_size(const char *s, uint64_t *ret, const char **ret_msg);
 
+/* The inverse of moat_parse_size: the largest binary unit that divides v
+ * exactly: "1536M" for 1610612736, "4K" for 4096, "1000" for 1000. */
+void moat_format_size(uint64_t v, char *buf, size_t len);
+
 /* "1", "0.5", "1.25": CPUs in thousandths (1500 for 1.5); must be > 0 and <= 4096. */
 int moat_parse_cpus(const char *s, uint32_t *ret_milli, const char **ret_msg);
 

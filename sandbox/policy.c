@@ -1299,22 +1299,6 @@ int moat_policy_validate(const struct moat_policy *p, const char *where, struct 
 
 /* ---- printing -------------------------------------------------------------------------- */
 
-/* The largest binary unit that divides v exactly: 1610612736 is "1536M". */
-static void format_size(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	int unit = -1;
-
-	while (v && (v & 1023) == 0 && unit < 5) {
-		v >>= 10;
-		unit++;
-	}
-	if (unit < 0)
-		snprintf(buf, len, "%llu", (unsigned long long)v);
-	else
-		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[unit]);
-}
-
 static void format_cpus(uint32_t milli, char *buf, size_t len)
 {
 	char frac[4];
@@ -1353,7 +1337,7 @@ static void format_filesystem(const struct moat_policy *p, FILE *out)
 {
 	char size[32];
 
-	format_size(p->tmp_size, size, sizeof(size));
+	moat_format_size(p->tmp_size, size, sizeof(size));
 	fprintf(out, "\n[filesystem]\ntmp_size = %s\nro =\nrw =\n", size);
 	for (size_t i = 0; i < p->n_binds; i++) {
 		const struct moat_bind *b = &p->binds[i];
@@ -1369,7 +1353,7 @@ static void format_resources(const struct moat_policy *p, FILE *out)
 {
 	char memory[32], cpus[32];
 
-	format_size(p->memory, memory, sizeof(memory));
+	moat_format_size(p->memory, memory, sizeof(memory));
 	format_cpus(p->cpus_milli, cpus, sizeof(cpus));
 	fprintf(out, "\n[resources]\nmemory = %s\ncpus = %s\npids = %llu\ndevices =\n", memory,
 		cpus, (unsigned long long)p->pids);

@@ -26,7 +26,7 @@ int cmd_gc(int argc, char **argv)
 	if (moat_state_list(&names, &err) < 0)
 		return moat_fail(&err, MOAT_EXIT_FAILURE);
 	for (size_t i = 0; i < names.n; i++) {
-		int r = moat_state_collect(names.v[i], NULL, &err);
+		int r = moat_state_collect(names.v[i], moat_sandbox_collect, &err);
 
 		if (r < 0) {
 			moat_error_print(&err, stderr);

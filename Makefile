@@ -31,9 +31,9 @@ include Kbuild
 # Debian packages behind every library and tool the build, tests and demo use.
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libseccomp-dev \
 	libcap-dev libnl-3-dev libnl-route-3-dev libcgroup-dev libcmocka-dev libinih-dev \
-	libjson-c-dev libssl-dev iproute2 python3 procps util-linux perl bubblewrap
+	libjson-c-dev nettle-dev iproute2 python3 procps util-linux perl bubblewrap
 
-PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libbpf libcgroup inih json-c libcrypto
+PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libbpf libcgroup inih json-c nettle
 TEST_PKGS := cmocka
 
 # Fail with a clear line when a library is missing, not with a compiler error later.

@@ -418,7 +418,8 @@ static json_object *argv_json(char *const *argv)
 	return a;
 }
 
-static int record_started(struct sandbox *sb, struct moat_error *err)
+/* What the sandbox is, recorded (with the cgroups) before anything runs. */
+static void record_identity(struct sandbox *sb)
 {
 	const struct moat_policy *p = sb->policy;
 	json_object *j = sb->state.json;
@@ -435,26 +436,28 @@ static int record_started(struct sandbox *sb, struct moat_error *err)
 	json_object_object_add(j, "policy_sha256", json_object_new_string(sb->policy_sha256));
 	json_object_object_add(j, "supervisor_pid", json_object_new_int(getpid()));
 	json_object_object_add(j, "supervisor_starttime", json_object_new_uint64(starttime));
-	json_object_object_add(j, "pid", json_object_new_int(sb->init_pid));
 	json_object_object_add(j, "started_ns", json_object_new_uint64(moat_now_ns()));
 	json_object_object_add(j, "user", json_object_new_string(user));
 	json_object_object_add(j, "detached", json_object_new_boolean(sb->opts->detach));
 	json_object_object_add(j, "command", argv_json(sb->opts->argv));
 	json_object_object_add(j, "status", json_object_new_string("starting"));
-	return moat_state_save(&sb->state, err);
 }
 
-/* The command's host pid: init's only child (needs CONFIG_PROC_CHILDREN). */
-static void record_command_pid(struct sandbox *sb)
+/* Once the command runs: the pids, init's and the command's (init's only
+ * child, read from /proc where the kernel has CONFIG_PROC_CHILDREN). */
+static int record_running(struct sandbox *sb, struct moat_error *err)
 {
-	char path[64];
+	json_object *j = sb->state.json;
 	_cleanup_free_ char *buf = NULL;
 	struct moat_error ignored;
+	char path[64];
 
+	json_object_object_add(j, "pid", json_object_new_int(sb->init_pid));
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", sb->init_pid, sb->init_pid);
 	if (moat_read_file(path, 4096, &buf, NULL, &ignored) == 0 && atoi(buf) > 0)
-		json_object_object_add(sb->state.json, "command_pid",
-				       json_object_new_int(atoi(buf)));
+		json_object_object_add(j, "command_pid", json_object_new_int(atoi(buf)));
+	json_object_object_add(j, "status", json_object_new_string("running"));
+	return moat_state_save(&sb->state, err);
 }
 
 /* Waits for init's report on the exec. Returns 0 once the command runs. */
@@ -571,6 +574,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		goto fail;
 	if (opts->detach && redirect_to_log(&sb, err) < 0)
 		goto fail;
+	record_identity(&sb);
 	if (make_cgroup(&sb, err) < 0)
 		goto fail;
 	/* Block before clone: a signal must not slip between start and supervision. */
@@ -578,17 +582,13 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		goto fail;
 	if (spawn(&sb, err) < 0)
 		goto fail;
-	if (record_started(&sb, err) < 0)
-		goto fail;
 	if (moat_sync_send(sb.sync[0], MOAT_SYNC_GO, 0, NULL) < 0) {
 		moat_error_errno(err, "start the sandbox");
 		goto fail;
 	}
 	if (wait_started(&sb, &code, err) < 0)
 		goto fail;
-	record_command_pid(&sb);
-	json_object_object_add(sb.state.json, "status", json_object_new_string("running"));
-	if (moat_state_save(&sb.state, err) < 0)
+	if (record_running(&sb, err) < 0)
 		goto fail;
 	notify(&sb, 0, NULL);
 	code = moat_supervise(sb.init_pid, sb.sigfd, sb.sync[0]);

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 #include "util.h"
 
@@ -121,7 +121,10 @@ int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return moat_error_errno(err, "create %s", tmp);
-	if (moat_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* No fsync: this is run-time state (/run is a tmpfs on most hosts, and
+	 * meaningless after a crash); rename alone keeps readers from seeing a
+	 * half-written file, and a launch should not wait on a disk. */
+	if (moat_write_all(fd, data, len) < 0) {
 		moat_error_errno(err, "write %s", tmp);
 		unlink(tmp);
 		return -1;
@@ -229,12 +232,14 @@ int moat_rm_rf(const char *path, struct moat_error *err)
 
 int moat_sha256_hex(const void *data, size_t len, char out[65], struct moat_error *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		return moat_error_set(err, 0, "sha256 failed");
-	for (unsigned int i = 0; i < mdlen; i++)
+	(void)err; /* nettle's hash cannot fail */
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }

@@ -84,8 +84,9 @@ char *moat_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 
 /* write(2) of all bytes, retrying on EINTR and short writes. */
 int moat_write_all(int fd, const void *buf, size_t len);
 
-/* Writes data to path atomically: a temporary file in the same directory,
- * fsync, rename. Returns 0, or -1 with err filled. */
+/* Replaces path with data atomically for readers: a temporary file in the
+ * same directory, then rename (no fsync: for run-time state, see util.c).
+ * Returns 0, or -1 with err filled. */
 int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			   struct moat_error *err);
 

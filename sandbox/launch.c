@@ -52,6 +52,7 @@ struct sandbox {
 	int sigfd;
 	sigset_t saved_mask;
 	pid_t init_pid;
+	int in_cgroup2; /* clone3 placed init in the cgroup2 directory */
 };
 
 /* What the command's process tells init when it could not exec. */
@@ -123,12 +124,12 @@ static _Noreturn void command_main(struct sandbox *sb, int report_fd)
 
 /* ---- the child: init, PID 1 of the sandbox ----------------------------- */
 
-static int init_wait_go(int sync_fd, struct moat_error *err)
+static int init_wait_for(int sync_fd, enum moat_sync_type type, struct moat_error *err)
 {
 	struct moat_sync_msg msg;
 	int r = moat_sync_recv(sync_fd, &msg);
 
-	if (r <= 0 || msg.type != MOAT_SYNC_GO)
+	if (r <= 0 || msg.type != type)
 		return moat_error_set(err, EPIPE, "supervisor went away before the start");
 	return 0;
 }
@@ -153,10 +154,7 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 		return moat_error_errno(err, "set the parent-death signal");
 	if (init_close_fds(fd, err) < 0)
 		return -1;
-	if (init_wait_go(fd, err) < 0)
-		return -1;
-	/* After the go: the supervisor has placed us in our cgroups by now. */
-	if (moat_ns_enter_cgroup(err) < 0)
+	if (init_wait_for(fd, MOAT_SYNC_GO, err) < 0)
 		return -1;
 	if (moat_ns_set_hostname(hostname, err) < 0)
 		return -1;
@@ -169,7 +167,12 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	/* The command runs under another uid; stop it from ptracing init. */
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
 		return moat_error_errno(err, "set init non-dumpable");
-	return 0;
+	/* The supervisor joined the v1 hierarchies meanwhile (cgroup2: at clone).
+	 * Nothing of the command runs before that, and the new cgroup namespace
+	 * is rooted at the sandbox's own cgroups. */
+	if (init_wait_for(fd, MOAT_SYNC_JOINED, err) < 0)
+		return -1;
+	return moat_ns_enter_cgroup(err);
 }
 
 static void protect_from_oom(void)
@@ -405,8 +408,24 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 	close(sb->sync[1]);
 	sb->sync[1] = -EBADF;
 	sb->init_pid = pid;
-	/* v1 hierarchies (hybrid hosts) before the go: init is still waiting. */
-	return moat_cgroup_enter(sb->cgroup, pid, into_cgroup, err);
+	sb->in_cgroup2 = into_cgroup;
+	return 0;
+}
+
+/*
+ * Joining a v1 hierarchy (hybrid hosts) waits for an RCU grace period (the
+ * cgroup_threadgroup_rwsem write side), ~10 ms here: init builds the root
+ * meanwhile, and starts the command only on the JOINED message.
+ */
+static int join_cgroups(struct sandbox *sb, struct moat_error *err)
+{
+	if (moat_sync_send(sb->sync[0], MOAT_SYNC_GO, 0, NULL) < 0)
+		return moat_error_errno(err, "start the sandbox");
+	if (moat_cgroup_enter(sb->cgroup, sb->init_pid, sb->in_cgroup2, err) < 0)
+		return -1;
+	if (moat_sync_send(sb->sync[0], MOAT_SYNC_JOINED, 0, NULL) < 0)
+		return moat_error_errno(err, "start the sandbox");
+	return 0;
 }
 
 static json_object *argv_json(char *const *argv)
@@ -582,10 +601,8 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		goto fail;
 	if (spawn(&sb, err) < 0)
 		goto fail;
-	if (moat_sync_send(sb.sync[0], MOAT_SYNC_GO, 0, NULL) < 0) {
-		moat_error_errno(err, "start the sandbox");
+	if (join_cgroups(&sb, err) < 0)
 		goto fail;
-	}
 	if (wait_started(&sb, &code, err) < 0)
 		goto fail;
 	if (record_running(&sb, err) < 0)

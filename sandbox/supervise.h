@@ -16,7 +16,8 @@
 #include "error.h"
 
 enum moat_sync_type {
-	MOAT_SYNC_GO = 1,	/* supervisor -> init: post-clone setup done, go on */
+	MOAT_SYNC_GO = 1,	/* supervisor -> init: build the sandbox's root */
+	MOAT_SYNC_JOINED,	/* supervisor -> init: in every cgroup now, start the command */
 	MOAT_SYNC_ERROR,	/* init -> supervisor: setup failed (errnum, msg) */
 	MOAT_SYNC_EXEC_OK,	/* init -> supervisor: the command was exec'd */
 	MOAT_SYNC_EXEC_FAILED,	/* init -> supervisor: execve failed (errnum, msg) */

@@ -21,8 +21,8 @@ struct moat_error {
 };
 
 /*
- * Exit codes: a documented contract with orchestration scripts
- * (docs/exit-codes in README.md). 125-127 follow docker and podman.
+ * Exit codes: a documented contract with orchestration scripts (README.md
+ * "Exit codes", moat.1 EXIT STATUS). 125-127 follow docker and podman.
  */
 enum moat_exit {
 	MOAT_EXIT_OK = 0,

@@ -286,6 +286,8 @@ static int check_enforceable(const struct moat_policy *p, struct moat_error *err
 	if (p->net_mode == MOAT_NET_VETH)
 		return moat_error_set(err, 0, "[network] mode = veth cannot be enforced by this "
 				      "moat yet (use --net none)");
+	if (p->n_publish)
+		return moat_error_set(err, 0, "[network] publish is not available in this moat yet");
 	return 0;
 }
 

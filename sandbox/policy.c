@@ -1228,10 +1228,6 @@ static bool check_network(const struct moat_policy *p, const char *w, const char
 				 sep);
 			ok = false;
 		}
-		if (p->n_publish) {
-			diag_add(diag, "%s%spublish needs mode = veth", w, sep);
-			ok = false;
-		}
 	}
 	for (size_t i = 0; i < p->n_publish; i++) {
 		for (size_t j = 0; j < i; j++) {

@@ -94,7 +94,8 @@ int cmd_ls(int argc, char **argv)
 			json = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			puts("Usage: moat ls [--json]\n\nLists sandboxes: name, tier, state "
-			     "(running, or dead: run moat gc), pid of its init, uptime, command.\n\n"
+			     "(starting, running, or dead: run moat gc), pid of its init, uptime,\n"
+			     "command.\n\n"
 			     "Example:\n  moat ls --json | python3 -m json.tool");
 			return MOAT_EXIT_OK;
 		} else {

@@ -92,7 +92,8 @@ static int policy_show(int argc, char **argv)
 int cmd_policy(int argc, char **argv)
 {
 	if (argc < 2)
-		return policy_usage(stderr, MOAT_EXIT_USAGE);
+		return moat_usage_error(MOAT_EXIT_USAGE, "policy",
+					"expected check or show (see moat policy --help)");
 	if (strcmp(argv[1], "check") == 0)
 		return policy_check(argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)

@@ -30,7 +30,8 @@ static void run_usage(FILE *f)
 	      "\n"
 	      "Starts COMMAND in a new sandbox and waits for it (or returns at once with --detach).\n"
 	      "\n"
-	      "  -n, --name NAME          sandbox name, unique on the host (default TIER-RANDOM)\n"
+	      "  -n, --name NAME          sandbox name, unique on the host: a letter or digit,\n"
+	      "                           then letters, digits, '_', '.', '-' (default TIER-RANDOM)\n"
 	      "  -p, --policy FILE        policy file (its [sandbox] tier is the base)\n"
 	      "  -t, --tier TIER          use tier TIER (public, internal, critical) as the policy\n"
 	      "  -d, --detach             return once COMMAND runs; print the name; output goes\n"
@@ -42,7 +43,7 @@ static void run_usage(FILE *f)
 	      "      --memory SIZE        memory limit (e.g. 512M, 4G)\n"
 	      "      --cpus N             CPU quota (e.g. 1.5)\n"
 	      "      --pids N             process limit\n"
-	      "      --net none|veth      network mode\n"
+	      "      --net none|veth      network mode; none also turns off nat and egress rules\n"
 	      "      --allow RULE         allow egress to RULE (e.g. '10.0.0.0/8 tcp/443')\n"
 	      "  -h, --help               show this help\n"
 	      "\n"
@@ -51,7 +52,7 @@ static void run_usage(FILE *f)
 	      "\n"
 	      "Examples:\n"
 	      "  moat run -- /bin/sh -c 'id; hostname'\n"
-	      "  moat run --tier internal --bind /srv/models:/models --env HF_HOME=/tmp -- \\\n"
+	      "  moat run --tier internal --net none --bind /srv/models:/models --env HF_HOME=/tmp -- \\\n"
 	      "      python3 /models/serve.py\n"
 	      "  moat run -d --name clf --policy /etc/moat/clf.ini -- /usr/bin/clf-server\n",
 	      f);
@@ -89,6 +90,18 @@ static int add_env(struct run_args *a, const char *spec)
 	return add_override(a, "env", strchr(spec, '=') ? "set" : "pass", spec);
 }
 
+/* --net none means no network at all: what the tier allowed out goes too. */
+static int add_net(struct run_args *a, const char *mode)
+{
+	if (add_override(a, "network", "mode", mode) < 0)
+		return -1;
+	if (strcmp(mode, "none") != 0)
+		return 0;
+	if (add_override(a, "network", "nat", "no") < 0)
+		return -1;
+	return add_override(a, "network", "egress", "");
+}
+
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	enum { OPT_BIND = 256, OPT_ENV, OPT_USER, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_NET,
@@ -123,7 +136,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case OPT_MEMORY: r = add_override(a, "resources", "memory", optarg); break;
 		case OPT_CPUS: r = add_override(a, "resources", "cpus", optarg); break;
 		case OPT_PIDS: r = add_override(a, "resources", "pids", optarg); break;
-		case OPT_NET: r = add_override(a, "network", "mode", optarg); break;
+		case OPT_NET: r = add_net(a, optarg); break;
 		case OPT_ALLOW: r = add_override(a, "network", "egress", optarg); break;
 		case '?':
 			if (optopt)
@@ -153,7 +166,7 @@ static int print_diag(const struct moat_diag *d)
 	/* One line: the first problem. `moat policy check` lists them all. */
 	if (d->lines.n > 0)
 		fprintf(stderr, "moat: %s%s\n", d->lines.v[0],
-			d->lines.n > 1 ? " (and more: see moat policy check)" : "");
+			d->lines.n > 1 ? " (and more problems)" : "");
 	return RUN_FAIL;
 }
 

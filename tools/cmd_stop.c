@@ -62,7 +62,7 @@ static void send_signal(int pidfd, int sig)
 
 static int stop_usage(FILE *f, int code)
 {
-	fputs("Usage: moat stop NAME [--timeout S]\n"
+	fputs("Usage: moat stop NAME [-T|--timeout S]\n"
 	      "\n"
 	      "Sends SIGTERM to the sandbox's command, SIGKILL to the whole sandbox after S\n"
 	      "seconds (default 10), and waits until moat has torn it down.\n"

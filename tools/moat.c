@@ -29,7 +29,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Examples:\n"
 	      "  moat run -- python3 -c 'print(1)'\n"
-	      "  moat run --detach --name llm --tier internal --bind /srv/models:/models -- \\\n"
+	      "  moat run --detach --name llm --bind /srv/models:/models --memory 8G -- \\\n"
 	      "      python3 /models/serve.py\n"
 	      "  moat ls --json\n"
 	      "  moat stop llm --timeout 5\n"
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
 	if (!cmd) {
-		usage(stderr);
+		fputs("moat: no command given (see moat --help)\n", stderr);
 		return MOAT_EXIT_USAGE;
 	}
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

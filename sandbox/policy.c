@@ -237,6 +237,30 @@ static void *array_grow(void *array, size_t n, size_t size)
 	return realloc(array, (n + 1) * size);
 }
 
+/*
+ * Appends a copy of elem to a list key's array of *n elements, capped at
+ * POLICY_LIST_MAX. Returns the new array (*n incremented), or NULL with
+ * *ret_msg set; the old array is untouched then.
+ */
+static void *list_append(void *array, size_t *n, size_t size, const void *elem, const char *key,
+			 char **ret_msg)
+{
+	char *grown;
+
+	if (*n >= POLICY_LIST_MAX) {
+		too_many(ret_msg, key);
+		return NULL;
+	}
+	grown = array_grow(array, *n, size);
+	if (!grown) {
+		no_memory(ret_msg);
+		return NULL;
+	}
+	memcpy(grown + *n * size, elem, size);
+	(*n)++;
+	return grown;
+}
+
 /* The loaders resolve the tier before anything else; here it can only be confirmed. */
 static int set_tier(struct moat_policy *p, const char *key, const char *value, char **ret_msg)
 {
@@ -413,13 +437,10 @@ static int set_devices(struct moat_policy *p, const char *key, const char *value
 			return 0;
 		}
 	}
-	if (p->n_devices >= POLICY_LIST_MAX)
-		return too_many(ret_msg, key);
-	devices = array_grow(p->devices, p->n_devices, sizeof(*devices));
+	devices = list_append(p->devices, &p->n_devices, sizeof(dev), &dev, key, ret_msg);
 	if (!devices)
-		return no_memory(ret_msg);
+		return -1;
 	p->devices = devices;
-	devices[p->n_devices++] = dev;
 	return 0;
 }
 
@@ -520,13 +541,10 @@ static int set_egress(struct moat_policy *p, const char *key, const char *value,
 	for (size_t i = 0; i < p->n_egress; i++)
 		if (rule_equal(&p->egress[i], &rule))
 			return 0;
-	if (p->n_egress >= POLICY_LIST_MAX)
-		return too_many(ret_msg, key);
-	egress = array_grow(p->egress, p->n_egress, sizeof(*egress));
+	egress = list_append(p->egress, &p->n_egress, sizeof(rule), &rule, key, ret_msg);
 	if (!egress)
-		return no_memory(ret_msg);
+		return -1;
 	p->egress = egress;
-	egress[p->n_egress++] = rule;
 	return 0;
 }
 
@@ -544,13 +562,10 @@ static int set_publish(struct moat_policy *p, const char *key, const char *value
 	}
 	if (moat_parse_publish(value, &pub, &msg) < 0)
 		return bad_value(ret_msg, key, msg, value);
-	if (p->n_publish >= POLICY_LIST_MAX)
-		return too_many(ret_msg, key);
-	publish = array_grow(p->publish, p->n_publish, sizeof(*publish));
+	publish = list_append(p->publish, &p->n_publish, sizeof(pub), &pub, key, ret_msg);
 	if (!publish)
-		return no_memory(ret_msg);
+		return -1;
 	p->publish = publish;
-	publish[p->n_publish++] = pub;
 	return 0;
 }
 

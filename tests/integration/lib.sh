@@ -23,6 +23,7 @@ _cleanup() {
 	local n
 	for n in "${_started[@]}"; do
 		"$MOAT" stop --timeout 2 "$n" >/dev/null 2>&1 || true
+		rm -f "/var/log/moat/$n.log" # --detach's log outlives a sandbox, not a test
 	done
 	"$MOAT" gc >/dev/null 2>&1 || true
 	rm -rf "$TMP"

@@ -59,6 +59,10 @@ is "$out" "0 1 2 " "no fd above 2 is open in the command"
 out=$(SECRET_TOKEN=hunter2 PASSME=passed TERM=xterm-test in_sandbox --env PASSME --env SETME=value --env ABSENT_VAR -- /usr/bin/env | sort | tr '\n' ' ')
 is "$out" "HOME=/tmp PASSME=passed PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SETME=value TERM=xterm-test " "only PATH, HOME, TERM and the policy's variables cross"
 
+# init is a fork of moat and holds the caller's whole environment: non-dumpable, so unreadable.
+out=$(SECRET_TOKEN=hunter2 in_sandbox --user 0:0 -- /bin/sh -c 'cat /proc/1/environ 2>/dev/null | tr "\0" "\n" | grep -c SECRET_TOKEN')
+is "$out" "0" "init's environment is not readable from the command, even as uid 0"
+
 mkdir -p "$TMP/ro" "$TMP/rw"
 chmod 777 "$TMP/rw" "$TMP/ro"
 out=$(in_sandbox --bind "$TMP/ro:/data" -- /opt/t/probe write /data/x)

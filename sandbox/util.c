@@ -49,31 +49,12 @@ void moat_strv_clear(struct moat_strv *sv)
 	sv->n = 0;
 }
 
-int moat_strv_copy(struct moat_strv *dst, const struct moat_strv *src)
-{
-	for (size_t i = 0; i < src->n; i++)
-		if (moat_strv_push(dst, src->v[i]) < 0)
-			return -1;
-	return 0;
-}
-
 bool moat_strv_contains(const struct moat_strv *sv, const char *s)
 {
 	for (size_t i = 0; i < sv->n; i++)
 		if (strcmp(sv->v[i], s) == 0)
 			return true;
 	return false;
-}
-
-char **moat_strv_to_argv(const struct moat_strv *sv)
-{
-	char **argv = calloc(sv->n + 1, sizeof(*argv));
-
-	if (!argv)
-		return NULL;
-	for (size_t i = 0; i < sv->n; i++)
-		argv[i] = sv->v[i];
-	return argv;
 }
 
 char *moat_strdup_printf(const char *fmt, ...)

@@ -34,16 +34,9 @@ static inline void moat_closep(int *fd)
 	}
 }
 
-static inline void moat_fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-
 #define _cleanup_(f)	 __attribute__((cleanup(f)))
 #define _cleanup_free_	 _cleanup_(moat_freep)
 #define _cleanup_close_	 _cleanup_(moat_closep)
-#define _cleanup_fclose_ _cleanup_(moat_fclosep)
 
 #define TAKE_PTR(p)                                                                                \
 	({                                                                                         \
@@ -70,13 +63,7 @@ int moat_strv_push(struct moat_strv *sv, const char *s);
 int moat_strv_push_take(struct moat_strv *sv, char *s);
 /* Frees every element and empties the list; the list stays usable. */
 void moat_strv_clear(struct moat_strv *sv);
-/* Deep copy of src into an empty dst. */
-int moat_strv_copy(struct moat_strv *dst, const struct moat_strv *src);
 bool moat_strv_contains(const struct moat_strv *sv, const char *s);
-
-/* Returns a NULL-terminated array of the elements (borrowed, not copied);
- * the caller frees the array only. */
-char **moat_strv_to_argv(const struct moat_strv *sv);
 
 /* xasprintf-like: returns a malloc'd string or NULL with errno ENOMEM. */
 char *moat_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

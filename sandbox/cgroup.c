@@ -1181,6 +1181,14 @@ static int v2_delegate(const char *dir, const char *ctrl, bool required, struct 
 	return 0;
 }
 
+/* CPU time per CPU_PERIOD_US for p's cpus, at least the kernel's 1 ms minimum. */
+static uint64_t cpu_quota_us(const struct moat_policy *p)
+{
+	uint64_t quota = (uint64_t)p->cpus_milli * CPU_PERIOD_US / 1000;
+
+	return quota < CPU_QUOTA_MIN_US ? CPU_QUOTA_MIN_US : quota;
+}
+
 static int apply_limits_v1(struct moat_cgroup *cg, const struct moat_policy *p,
 			   const struct moat_dev_rule *rules, size_t n_rules, struct moat_error *err)
 {
@@ -1206,10 +1214,8 @@ static int apply_limits_v1(struct moat_cgroup *cg, const struct moat_policy *p,
 		}
 	}
 	if (p->cpus_milli) {
-		uint64_t quota = (uint64_t)p->cpus_milli * CPU_PERIOD_US / 1000;
+		uint64_t quota = cpu_quota_us(p);
 
-		if (quota < CPU_QUOTA_MIN_US)
-			quota = CPU_QUOTA_MIN_US;
 		snprintf(buf, sizeof(buf), "%d", CPU_PERIOD_US);
 		if (SET(MOAT_CG_CPU, "cpu.cfs_period_us", buf) < 0)
 			return -1;
@@ -1256,11 +1262,7 @@ static int apply_limits_v2(struct moat_cgroup *cg, const struct moat_policy *p,
 		}
 	}
 	if (p->cpus_milli) {
-		uint64_t quota = (uint64_t)p->cpus_milli * CPU_PERIOD_US / 1000;
-
-		if (quota < CPU_QUOTA_MIN_US)
-			quota = CPU_QUOTA_MIN_US;
-		snprintf(buf, sizeof(buf), "%" PRIu64 " %d", quota, CPU_PERIOD_US);
+		snprintf(buf, sizeof(buf), "%" PRIu64 " %d", cpu_quota_us(p), CPU_PERIOD_US);
 		if (SET(MOAT_CG_CPU, "cpu.max", buf) < 0)
 			return -1;
 	}

@@ -237,6 +237,15 @@ static void *array_grow(void *array, size_t n, size_t size)
 	return realloc(array, (n + 1) * size);
 }
 
+/* An empty assignment clears a list key (systemd's convention); evaluates to 0. */
+#define LIST_CLEAR(array, n)                                                                       \
+	({                                                                                         \
+		free(array);                                                                       \
+		(array) = NULL;                                                                    \
+		(n) = 0;                                                                           \
+		0;                                                                                 \
+	})
+
 /*
  * Appends a copy of elem to a list key's array of *n elements, capped at
  * POLICY_LIST_MAX. Returns the new array (*n incremented), or NULL with
@@ -422,12 +431,8 @@ static int set_devices(struct moat_policy *p, const char *key, const char *value
 	struct moat_device dev, *devices;
 	const char *msg;
 
-	if (!*value) {
-		free(p->devices);
-		p->devices = NULL;
-		p->n_devices = 0;
-		return 0;
-	}
+	if (!*value)
+		return LIST_CLEAR(p->devices, p->n_devices);
 	if (moat_parse_device(value, &dev, &msg) < 0)
 		return bad_value(ret_msg, key, msg, value);
 	/* A later line for the same path changes its access, like a scalar. */
@@ -529,12 +534,8 @@ static int set_egress(struct moat_policy *p, const char *key, const char *value,
 	struct moat_egress_rule rule, *egress;
 	const char *msg;
 
-	if (!*value) {
-		free(p->egress);
-		p->egress = NULL;
-		p->n_egress = 0;
-		return 0;
-	}
+	if (!*value)
+		return LIST_CLEAR(p->egress, p->n_egress);
 	if (moat_parse_egress_rule(value, &rule, &msg) < 0)
 		return bad_value(ret_msg, key, msg, value);
 	/* A repeat adds nothing (a tier file loaded as a policy file repeats them all). */
@@ -554,12 +555,8 @@ static int set_publish(struct moat_policy *p, const char *key, const char *value
 	struct moat_publish pub, *publish;
 	const char *msg;
 
-	if (!*value) {
-		free(p->publish);
-		p->publish = NULL;
-		p->n_publish = 0;
-		return 0;
-	}
+	if (!*value)
+		return LIST_CLEAR(p->publish, p->n_publish);
 	if (moat_parse_publish(value, &pub, &msg) < 0)
 		return bad_value(ret_msg, key, msg, value);
 	publish = list_append(p->publish, &p->n_publish, sizeof(pub), &pub, key, ret_msg);

@@ -306,6 +306,9 @@ static int prepare(struct sandbox *sb, struct moat_error *err)
 	_cleanup_free_ char *root = NULL;
 	bool tty = isatty(0) || isatty(1) || isatty(2);
 
+	/* Cheapest first: a layer that cannot be applied needs no plan. */
+	if (check_enforceable(p, err) < 0)
+		return -1;
 	if (make_identity(sb, err) < 0)
 		return -1;
 	if (hash_policy(sb, err) < 0)
@@ -316,8 +319,6 @@ static int prepare(struct sandbox *sb, struct moat_error *err)
 	if (!root)
 		return moat_error_errno(err, "plan the sandbox root");
 	if (moat_mount_plan_build(p, root, sb->passwd, sb->group, tty, &sb->plan, err) < 0)
-		return -1;
-	if (check_enforceable(p, err) < 0)
 		return -1;
 	return build_seccomp(sb, err);
 }

@@ -161,13 +161,12 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
-static int print_diag(const struct moat_diag *d)
+static void print_diag(const struct moat_diag *d)
 {
 	/* One line: the first problem. `moat policy check` lists them all. */
 	if (d->lines.n > 0)
 		fprintf(stderr, "moat: %s%s\n", d->lines.v[0],
 			d->lines.n > 1 ? " (and more problems)" : "");
-	return RUN_FAIL;
 }
 
 static int load_policy(const struct run_args *a, struct moat_policy **ret)

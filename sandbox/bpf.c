@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+#include <bpf/libbpf.h>
+
+#include "bpf.h"
+#include "state.h"
+#include "util.h"
+
+#define BPF_LOCK MOAT_RUN_DIR "/.bpf.lock"
+
+int moat_bpf_fs_ensure(struct moat_error *err)
+{
+	struct statfs st;
+
+	if (statfs(MOAT_BPFFS, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (moat_mkdir_p(MOAT_BPFFS, 0700, err) < 0)
+		return -1;
+	/* mode=0700: pinned maps hold every sandbox's rules and counters. */
+	if (mount("bpf", MOAT_BPFFS, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return moat_error_errno(err, "mount bpffs on %s", MOAT_BPFFS);
+	return 0;
+}
+
+int moat_bpf_lock(struct moat_error *err)
+{
+	int fd;
+
+	if (moat_mkdir_p(MOAT_RUN_DIR, 0755, err) < 0)
+		return -1;
+	fd = open(BPF_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return moat_error_errno(err, "open %s", BPF_LOCK);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			moat_error_errno(err, "lock %s", BPF_LOCK);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int moat_bpf_pin_dir(const char *feature, const void *obj, size_t obj_len, char *buf, size_t len,
+		     struct moat_error *err)
+{
+	char hash[65];
+
+	if (moat_sha256_hex(obj, obj_len, hash, err) < 0)
+		return -1;
+	snprintf(buf, len, "%s/%s-%.12s", MOAT_BPF_PIN_ROOT, feature, hash);
+	return 0;
+}
+
+static char last_log[512];
+
+static int keep_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[sizeof(last_log)];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	/* The verifier's log arrives line by line; its last non-empty line
+	 * before libbpf's own summary says why the program was refused. */
+	if (n && strncmp(line, "libbpf: failed to load", 22) != 0 && strstr(line, "-- END") == NULL)
+		memcpy(last_log, line, n + 1);
+	return 0;
+}
+
+void moat_bpf_quiet(void)
+{
+	libbpf_set_print(keep_log);
+}
+
+const char *moat_bpf_last_log(void)
+{
+	return last_log;
+}
+
+/* Pins are files of a bpffs: unlinking them drops the pin's reference;
+ * the objects live on while a link or fd still uses them. */
+static int remove_pin_dir(const char *dir, struct moat_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return errno == ENOENT ? 0 : moat_error_errno(err, "open %s", dir);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
+			moat_error_errno(err, "unpin %s/%s", dir, e->d_name);
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		return moat_error_errno(err, "remove %s", dir);
+	return 0;
+}
+
+int moat_bpf_unpin_feature(const char *feature, struct moat_error *err)
+{
+	size_t flen = strlen(feature);
+	DIR *d = opendir(MOAT_BPF_PIN_ROOT);
+	struct dirent *e;
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : moat_error_errno(err, "open %s", MOAT_BPF_PIN_ROOT);
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *path = NULL;
+
+		if (strncmp(e->d_name, feature, flen) != 0 || e->d_name[flen] != '-')
+			continue;
+		path = moat_strdup_printf("%s/%s", MOAT_BPF_PIN_ROOT, e->d_name);
+		if (!path || remove_pin_dir(path, err) < 0) {
+			if (!path)
+				moat_error_errno(err, "unpin %s", feature);
+			r = -1;
+			break;
+		}
+	}
+	closedir(d);
+	/* The root goes with the last feature; another's pins keep it (ENOTEMPTY). */
+	if (r == 0)
+		rmdir(MOAT_BPF_PIN_ROOT);
+	return r;
+}

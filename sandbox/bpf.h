@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What every moat BPF feature shares: the bpffs where loaded objects are
+ * pinned so later launches reuse them instead of loading and verifying
+ * again, the lock that serialises loading, and libbpf's log.
+ *
+ * Pins live in /sys/fs/bpf/moat/FEATURE-HASH/, HASH naming the object's
+ * bytes, so a new moat never reuses an older moat's programs or maps.
+ * They are a cache: `moat gc` removes them when no sandbox runs.
+ */
+#ifndef MOAT_SANDBOX_BPF_H
+#define MOAT_SANDBOX_BPF_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define MOAT_BPFFS	   "/sys/fs/bpf"
+#define MOAT_BPF_PIN_ROOT  MOAT_BPFFS "/moat"
+
+/* Mounts a bpffs on /sys/fs/bpf when none is there (hosts without systemd). */
+int moat_bpf_fs_ensure(struct moat_error *err);
+
+/* Takes the exclusive lock under which objects are loaded, pinned and
+ * unpinned. Returns the lock's fd (close it to unlock) or -1. */
+int moat_bpf_lock(struct moat_error *err);
+
+/* Writes MOAT_BPF_PIN_ROOT "/FEATURE-" and 12 hex digits of the sha256 of
+ * the object's bytes into buf. */
+int moat_bpf_pin_dir(const char *feature, const void *obj, size_t obj_len, char *buf, size_t len,
+		     struct moat_error *err);
+
+/* Routes libbpf's messages into a buffer instead of stderr (library code
+ * never prints); the last warning, e.g. the verifier's verdict, is kept
+ * for the error message of a failed load. Call before any libbpf use. */
+void moat_bpf_quiet(void);
+const char *moat_bpf_last_log(void);
+
+/* Removes every pinned object directory of FEATURE (all versions), for gc.
+ * The caller holds the lock and knows no sandbox is running. */
+int moat_bpf_unpin_feature(const char *feature, struct moat_error *err);
+
+#endif

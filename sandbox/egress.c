@@ -1,0 +1,989 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf.h"
+#include "egress.h"
+#include "egress.skel.h"
+#include "state.h"
+#include "util.h"
+
+#define FEATURE "egress"
+
+static const struct egress_prog {
+	const char *name;
+	enum bpf_attach_type type;
+} progs[] = {
+	/* The packet filter first: once any hook is attached, every later
+	 * step is already enforced by it. */
+	{"handle_egress", BPF_CGROUP_INET_EGRESS},
+	{"handle_connect4", BPF_CGROUP_INET4_CONNECT},
+	{"handle_connect6", BPF_CGROUP_INET6_CONNECT},
+	{"handle_sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
+	{"handle_sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
+	{"handle_ingress", BPF_CGROUP_INET_INGRESS},
+	{"handle_sockops", BPF_CGROUP_SOCK_OPS},
+};
+#define N_PROGS ARRAY_SIZE(progs)
+
+enum { MAP_RULES, MAP_SANDBOXES, MAP_NETSTAT, MAP_EVENTS, MAP_DESTS, N_MAPS };
+static const char *const map_names[N_MAPS] = {
+	[MAP_RULES] = "moat_rules",
+	[MAP_SANDBOXES] = "moat_sandboxes",
+	[MAP_NETSTAT] = "moat_netstat",
+	[MAP_EVENTS] = "moat_events",
+	[MAP_DESTS] = "moat_dests",
+};
+
+/* File descriptors of the pinned objects. */
+struct egress_objs {
+	int prog[N_PROGS];
+	int map[N_MAPS];
+};
+
+struct moat_egress {
+	struct moat_egress_net *nets;
+	size_t n_nets;
+	struct moat_rule_key *keys;
+	struct moat_rule_value *values;
+	size_t n_entries;
+
+	uint64_t cgroup_id;
+	struct egress_objs objs;
+	int links[N_PROGS];
+	int ring_fd;
+	struct ring_buffer *ring;
+	size_t n_inserted; /* rule entries in the map */
+	bool inserted;	   /* config, counters and ring entries in the maps */
+
+	moat_egress_denial_fn on_denial;
+	void *on_denial_data;
+};
+
+static void objs_init(struct egress_objs *o)
+{
+	for (size_t i = 0; i < N_PROGS; i++)
+		o->prog[i] = -EBADF;
+	for (size_t i = 0; i < N_MAPS; i++)
+		o->map[i] = -EBADF;
+}
+
+static void objs_close(struct egress_objs *o)
+{
+	for (size_t i = 0; i < N_PROGS; i++)
+		moat_closep(&o->prog[i]);
+	for (size_t i = 0; i < N_MAPS; i++)
+		moat_closep(&o->map[i]);
+	objs_init(o);
+}
+
+/* ---- resolving rules into networks ---------------------------------------------- */
+
+struct net_list {
+	struct moat_egress_net *v;
+	size_t n, cap;
+};
+
+static int net_push(struct net_list *l, const struct moat_egress_net *net)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct moat_egress_net *v = reallocarray(l->v, cap, sizeof(*v));
+
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *net;
+	return 0;
+}
+
+static void set_v4(uint32_t addr[4], const void *v4)
+{
+	addr[0] = 0;
+	addr[1] = 0;
+	addr[2] = htonl(0xffff);
+	memcpy(&addr[3], v4, 4);
+}
+
+static struct moat_port_rule port_rule_of(const struct moat_egress_rule *r)
+{
+	static const uint8_t match[] = {
+		[MOAT_PROTO_ANY] = MOAT_MATCH_ANY,
+		[MOAT_PROTO_TCP] = MOAT_MATCH_TCP,
+		[MOAT_PROTO_UDP] = MOAT_MATCH_UDP,
+		[MOAT_PROTO_ICMP] = MOAT_MATCH_ICMP,
+	};
+	struct moat_port_rule pr = {.proto = match[r->proto], .lo = 0, .hi = 65535};
+
+	if (r->port_lo) {
+		pr.lo = r->port_lo;
+		pr.hi = r->port_hi;
+	}
+	return pr;
+}
+
+/* An address of either family as a network of one host. */
+static int push_host(struct net_list *l, int family, const void *addr, struct moat_port_rule pr)
+{
+	struct moat_egress_net net = {.port = pr};
+
+	if (family == AF_INET) {
+		set_v4(net.addr, addr);
+		net.prefix = 128;
+	} else {
+		memcpy(net.addr, addr, 16);
+		net.prefix = 128;
+	}
+	return net_push(l, &net);
+}
+
+static int resolve_cidr(struct net_list *l, const struct moat_egress_rule *r)
+{
+	struct moat_egress_net net = {.port = port_rule_of(r)};
+
+	if (r->cidr.family == AF_INET) {
+		set_v4(net.addr, r->cidr.addr);
+		net.prefix = 96 + r->cidr.prefix;
+	} else {
+		memcpy(net.addr, r->cidr.addr, 16);
+		net.prefix = r->cidr.prefix;
+	}
+	return net_push(l, &net);
+}
+
+/* "dns": udp and tcp 53 to every nameserver the sandbox's resolv.conf names. */
+static int resolve_dns(struct net_list *l, const char *resolv_conf, struct moat_error *err)
+{
+	const struct moat_port_rule udp = {.proto = MOAT_MATCH_UDP, .lo = 53, .hi = 53};
+	const struct moat_port_rule tcp = {.proto = MOAT_MATCH_TCP, .lo = 53, .hi = 53};
+	_cleanup_free_ char *text = NULL;
+	char *line, *save = NULL;
+
+	if (moat_read_file(resolv_conf, 1 << 20, &text, NULL, err) < 0)
+		return moat_error_prefix(err, "egress dns");
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char word[16], addr[INET6_ADDRSTRLEN + 32], *pct;
+		unsigned char bin[16];
+		int family;
+
+		if (sscanf(line, " %15s %79s", word, addr) != 2 || strcmp(word, "nameserver") != 0)
+			continue;
+		pct = strchr(addr, '%'); /* fe80::1%eth0: the scope is not part of the address */
+		if (pct)
+			*pct = '\0';
+		family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(family, addr, bin) != 1)
+			continue;
+		if (push_host(l, family, bin, udp) < 0 || push_host(l, family, bin, tcp) < 0)
+			return moat_error_errno(err, "egress dns");
+	}
+	return 0;
+}
+
+/* Hostnames are resolved once, at launch: a later change of the name's
+ * addresses does not reach a running sandbox (docs/policy.md). */
+static int resolve_host(struct net_list *l, const struct moat_egress_rule *r, struct moat_error *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(r->target, NULL, &hints, &res);
+
+	if (rc != 0)
+		return moat_error_set(err, 0, "egress %s: cannot resolve: %s", r->target,
+				      rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		const void *a = ai->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+
+		if (push_host(l, ai->ai_family, a, port_rule_of(r)) < 0) {
+			freeaddrinfo(res);
+			return moat_error_errno(err, "egress %s", r->target);
+		}
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* model:NAME: the address another running sandbox recorded for its veth. */
+static int resolve_model(struct net_list *l, const struct moat_egress_rule *r, struct moat_error *err)
+{
+	json_object *state = NULL, *net, *addr;
+	struct in_addr a;
+	int rc = -1;
+
+	if (!moat_state_alive(r->target))
+		return moat_error_set(err, 0, "egress model:%s: no such sandbox is running", r->target);
+	if (moat_state_read(r->target, &state, err) < 0)
+		return moat_error_prefix(err, "egress model:%s", r->target);
+	if (!json_object_object_get_ex(state, "network", &net) ||
+	    !json_object_object_get_ex(net, "address", &addr) ||
+	    inet_pton(AF_INET, json_object_get_string(addr), &a) != 1) {
+		moat_error_set(err, 0, "egress model:%s: that sandbox has no network address "
+			       "(mode = veth)", r->target);
+		goto out;
+	}
+	if (push_host(l, AF_INET, &a, port_rule_of(r)) < 0) {
+		moat_error_errno(err, "egress model:%s", r->target);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(state);
+	return rc;
+}
+
+static int resolve_rules(const struct moat_policy *p, const char *resolv_conf, struct net_list *l,
+			 struct moat_error *err)
+{
+	for (size_t i = 0; i < p->n_egress; i++) {
+		const struct moat_egress_rule *r = &p->egress[i];
+		int rc;
+
+		switch (r->kind) {
+		case MOAT_RULE_CIDR:
+			rc = resolve_cidr(l, r) < 0 ? moat_error_errno(err, "egress rules") : 0;
+			break;
+		case MOAT_RULE_DNS:
+			rc = resolve_dns(l, resolv_conf, err);
+			break;
+		case MOAT_RULE_HOST:
+			rc = resolve_host(l, r, err);
+			break;
+		case MOAT_RULE_MODEL:
+			rc = resolve_model(l, r, err);
+			break;
+		default:
+			rc = moat_error_set(err, EINVAL, "egress: unknown rule kind %d", r->kind);
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- compiling networks into LPM entries --------------------------------------- */
+
+static void mask_addr(const uint32_t in[4], unsigned prefix, uint32_t out[4])
+{
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned bits = prefix > 32 * i ? prefix - 32 * i : 0;
+
+		if (bits >= 32)
+			out[i] = in[i];
+		else
+			out[i] = bits ? in[i] & htonl(~0U << (32 - bits)) : 0;
+	}
+}
+
+static int net_cmp(const void *a, const void *b)
+{
+	const struct moat_egress_net *x = a, *y = b;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* A distinct network and the run of sorted nets that carry its own rules. */
+struct distinct {
+	uint32_t addr[4];
+	uint8_t prefix;
+	size_t first, count;
+};
+
+static int distinct_cmp(const void *a, const void *b)
+{
+	const struct distinct *x = a, *y = b;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static bool port_rule_covers(const struct moat_port_rule *a, const struct moat_port_rule *b)
+{
+	return (a->proto == MOAT_MATCH_ANY || a->proto == b->proto) && a->lo <= b->lo && a->hi >= b->hi;
+}
+
+/* Adds pr to v unless a rule there covers it, dropping the rules pr covers:
+ * the result does not depend on the order rules came in. */
+static int value_add(struct moat_rule_value *v, const struct moat_port_rule *pr)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < v->n; i++)
+		if (port_rule_covers(&v->r[i], pr))
+			return 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (!port_rule_covers(pr, &v->r[i]))
+			v->r[kept++] = v->r[i];
+	v->n = kept;
+	if (v->n == MOAT_RULE_PORTS_MAX)
+		return -1;
+	v->r[v->n++] = *pr;
+	return 0;
+}
+
+static int value_add_run(struct moat_rule_value *v, const struct moat_egress_net *sorted,
+			 const struct distinct *d)
+{
+	for (size_t i = d->first; i < d->first + d->count; i++)
+		if (value_add(v, &sorted[i].port) < 0)
+			return -1;
+	return 0;
+}
+
+static int too_many(const struct distinct *d, struct moat_error *err)
+{
+	char text[INET6_ADDRSTRLEN];
+	bool v4 = d->prefix >= 96 && d->addr[0] == 0 && d->addr[1] == 0 && d->addr[2] == htonl(0xffff);
+
+	moat_egress_format_addr(d->addr, v4, text, sizeof(text));
+	return moat_error_set(err, E2BIG, "egress: more than %d port rules apply to %s/%u",
+			      MOAT_RULE_PORTS_MAX, text, v4 ? d->prefix - 96 : d->prefix);
+}
+
+int moat_egress_compile(const struct moat_egress_net *nets, size_t n,
+			struct moat_rule_key **ret_keys, struct moat_rule_value **ret_values,
+			size_t *ret_n, struct moat_error *err)
+{
+	_cleanup_free_ struct moat_egress_net *sorted = NULL;
+	_cleanup_free_ struct distinct *dist = NULL;
+	_cleanup_free_ struct moat_rule_key *keys = NULL;
+	_cleanup_free_ struct moat_rule_value *values = NULL;
+	bool lengths[129] = {false};
+	size_t nd = 0;
+
+	*ret_n = 0;
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	dist = calloc(n ? n : 1, sizeof(*dist));
+	if (!sorted || !dist)
+		return moat_error_errno(err, "compile egress rules");
+	for (size_t i = 0; i < n; i++) {
+		sorted[i] = nets[i];
+		mask_addr(nets[i].addr, nets[i].prefix, sorted[i].addr);
+	}
+	qsort(sorted, n, sizeof(*sorted), net_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (nd && dist[nd - 1].prefix == sorted[i].prefix &&
+		    memcmp(dist[nd - 1].addr, sorted[i].addr, sizeof(sorted[i].addr)) == 0) {
+			dist[nd - 1].count++;
+			continue;
+		}
+		memcpy(dist[nd].addr, sorted[i].addr, sizeof(sorted[i].addr));
+		dist[nd].prefix = sorted[i].prefix;
+		dist[nd].first = i;
+		dist[nd].count = 1;
+		lengths[sorted[i].prefix] = true;
+		nd++;
+	}
+	keys = calloc(nd ? nd : 1, sizeof(*keys));
+	values = calloc(nd ? nd : 1, sizeof(*values));
+	if (!keys || !values)
+		return moat_error_errno(err, "compile egress rules");
+	for (size_t i = 0; i < nd; i++) {
+		const struct distinct *d = &dist[i];
+
+		keys[i].prefixlen = MOAT_RULE_PREFIX_BASE + d->prefix;
+		memcpy(keys[i].addr, d->addr, sizeof(d->addr));
+		if (value_add_run(&values[i], sorted, d) < 0)
+			return too_many(d, err);
+		/* Every shorter network containing this one adds its rules. */
+		for (unsigned len = 0; len < d->prefix; len++) {
+			struct distinct probe = {.prefix = (uint8_t)len};
+			const struct distinct *outer;
+
+			if (!lengths[len])
+				continue;
+			mask_addr(d->addr, len, probe.addr);
+			outer = bsearch(&probe, dist, nd, sizeof(*dist), distinct_cmp);
+			if (outer && value_add_run(&values[i], sorted, outer) < 0)
+				return too_many(d, err);
+		}
+	}
+	*ret_keys = TAKE_PTR(keys);
+	*ret_values = TAKE_PTR(values);
+	*ret_n = nd;
+	return 0;
+}
+
+void moat_egress_format_addr(const uint32_t addr[4], bool v4, char *buf, size_t len)
+{
+	if (v4)
+		inet_ntop(AF_INET, &addr[3], buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
+}
+
+/* ---- the sandbox's egress ------------------------------------------------------ */
+
+static struct moat_egress *egress_new(void)
+{
+	struct moat_egress *eg = calloc(1, sizeof(*eg));
+
+	if (!eg)
+		return NULL;
+	objs_init(&eg->objs);
+	for (size_t i = 0; i < N_PROGS; i++)
+		eg->links[i] = -EBADF;
+	eg->ring_fd = -EBADF;
+	return eg;
+}
+
+int moat_egress_prepare(const struct moat_policy *p, const char *resolv_conf,
+			struct moat_egress **ret, struct moat_error *err)
+{
+	struct net_list nets = {0};
+	struct moat_egress *eg = egress_new();
+
+	if (!eg)
+		return moat_error_errno(err, "egress");
+	if (resolve_rules(p, resolv_conf, &nets, err) < 0)
+		goto fail;
+	eg->nets = nets.v;
+	eg->n_nets = nets.n;
+	nets.v = NULL;
+	if (moat_egress_compile(eg->nets, eg->n_nets, &eg->keys, &eg->values, &eg->n_entries,
+				err) < 0)
+		goto fail;
+	*ret = eg;
+	return 0;
+fail:
+	free(nets.v);
+	moat_egress_free(eg);
+	return -1;
+}
+
+size_t moat_egress_n_rules(const struct moat_egress *eg)
+{
+	return eg ? eg->n_nets : 0;
+}
+
+uint64_t moat_egress_cgroup_id(const struct moat_egress *eg)
+{
+	return eg ? eg->cgroup_id : 0;
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Opens every pinned object; returns 1 when all were there, 0 when the
+ * set is missing or incomplete (nothing left open), -1 on another error. */
+static int open_pinned(const char *dir, struct egress_objs *o, struct moat_error *err)
+{
+	char path[256];
+
+	objs_init(o);
+	for (size_t i = 0; i < N_PROGS + N_MAPS; i++) {
+		const char *name = i < N_PROGS ? progs[i].name : map_names[i - N_PROGS];
+		int fd;
+
+		if (pin_path(path, sizeof(path), dir, name) < 0)
+			return moat_error_set(err, ENAMETOOLONG, "pin path %s", dir);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			objs_close(o);
+			return errno == ENOENT ? 0 : moat_error_errno(err, "open pinned %s", path);
+		}
+		if (i < N_PROGS)
+			o->prog[i] = fd;
+		else
+			o->map[i - N_PROGS] = fd;
+	}
+	return 1;
+}
+
+static int pin_all(struct egress_bpf *skel, const char *dir, struct moat_error *err)
+{
+	char path[256];
+
+	if (mkdir(MOAT_BPF_PIN_ROOT, 0700) < 0 && errno != EEXIST)
+		return moat_error_errno(err, "mkdir %s", MOAT_BPF_PIN_ROOT);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return moat_error_errno(err, "mkdir %s", dir);
+	for (size_t i = 0; i < N_PROGS; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, progs[i].name);
+
+		if (!prog || pin_path(path, sizeof(path), dir, progs[i].name) < 0)
+			return moat_error_set(err, ENOENT, "egress program %s", progs[i].name);
+		unlink(path);
+		if (bpf_program__pin(prog, path) < 0)
+			return moat_error_errno(err, "pin %s", path);
+	}
+	for (size_t i = 0; i < N_MAPS; i++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, map_names[i]);
+
+		if (!map || pin_path(path, sizeof(path), dir, map_names[i]) < 0)
+			return moat_error_set(err, ENOENT, "egress map %s", map_names[i]);
+		unlink(path);
+		if (bpf_map__pin(map, path) < 0)
+			return moat_error_errno(err, "pin %s", path);
+	}
+	return 0;
+}
+
+/* The slow path, once per host (or after gc): load, verify, pin. */
+static int load_and_pin(const char *dir, struct moat_error *err)
+{
+	struct egress_bpf *skel;
+	int r;
+
+	skel = egress_bpf__open();
+	if (!skel)
+		return moat_error_errno(err, "open the egress BPF object");
+	r = egress_bpf__load(skel);
+	if (r < 0) {
+		moat_error_set(err, -r, "load the egress BPF programs (%s)", moat_bpf_last_log());
+		egress_bpf__destroy(skel);
+		return -1;
+	}
+	r = pin_all(skel, dir, err);
+	egress_bpf__destroy(skel);
+	if (r < 0) {
+		struct moat_error ignored;
+
+		moat_bpf_unpin_feature(FEATURE, &ignored);
+	}
+	return r;
+}
+
+static int pin_dir_of_build(char *buf, size_t len, struct moat_error *err)
+{
+	size_t sz = 0;
+	const void *bytes = egress_bpf__elf_bytes(&sz);
+
+	return moat_bpf_pin_dir(FEATURE, bytes, sz, buf, len, err);
+}
+
+/* Opens the pinned programs and maps, loading them first when this host has
+ * none (or an older moat's). Under the load lock: concurrent first launches
+ * load once. */
+static int get_objs(struct egress_objs *o, struct moat_error *err)
+{
+	char dir[256];
+	int lock, r;
+
+	moat_bpf_quiet();
+	if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
+		return -1;
+	r = open_pinned(dir, o, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (moat_bpf_fs_ensure(err) < 0)
+		return -1;
+	lock = moat_bpf_lock(err);
+	if (lock < 0)
+		return -1;
+	r = open_pinned(dir, o, err);
+	if (r == 0 && load_and_pin(dir, err) == 0)
+		r = open_pinned(dir, o, err);
+	if (r == 0)
+		r = moat_error_set(err, ENOENT, "egress programs vanished from %s", dir);
+	close(lock);
+	return r < 0 ? -1 : 0;
+}
+
+static int cgroup_id_of(int cgroup_fd, uint64_t *ret, struct moat_error *err)
+{
+	struct stat st;
+
+	/* A cgroup2 directory's inode number is its cgroup id (kernfs node id). */
+	if (fstat(cgroup_fd, &st) < 0)
+		return moat_error_errno(err, "stat the sandbox's cgroup");
+	*ret = st.st_ino;
+	return 0;
+}
+
+static int on_ring_sample(void *ctx, void *data, size_t size)
+{
+	struct moat_egress *eg = ctx;
+
+	if (size >= sizeof(struct moat_denial) && eg->on_denial)
+		eg->on_denial(data, eg->on_denial_data);
+	return 0;
+}
+
+static int insert_counters(struct moat_egress *eg, struct moat_error *err)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ struct moat_net_counters *zero = NULL;
+
+	if (ncpu <= 0)
+		return moat_error_set(err, -ncpu, "count possible CPUs");
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		return moat_error_errno(err, "egress counters");
+	if (bpf_map_update_elem(eg->objs.map[MAP_NETSTAT], &eg->cgroup_id, zero, BPF_ANY) < 0)
+		return moat_error_errno(err, "insert the sandbox's network counters");
+	return 0;
+}
+
+static int insert_ring(struct moat_egress *eg, struct moat_error *err)
+{
+	eg->ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "moat_ev", 0, 0, MOAT_EVENTS_BYTES, NULL);
+	if (eg->ring_fd < 0)
+		return moat_error_errno(err, "create the denial ring buffer");
+	eg->ring = ring_buffer__new(eg->ring_fd, on_ring_sample, eg, NULL);
+	if (!eg->ring)
+		return moat_error_errno(err, "open the denial ring buffer");
+	if (bpf_map_update_elem(eg->objs.map[MAP_EVENTS], &eg->cgroup_id, &eg->ring_fd, BPF_ANY) < 0)
+		return moat_error_errno(err, "insert the denial ring buffer");
+	return 0;
+}
+
+static int insert_rules(struct moat_egress *eg, struct moat_error *err)
+{
+	for (size_t i = 0; i < eg->n_entries; i++) {
+		memcpy(eg->keys[i].cgroup_id, &eg->cgroup_id, sizeof(eg->keys[i].cgroup_id));
+		if (bpf_map_update_elem(eg->objs.map[MAP_RULES], &eg->keys[i], &eg->values[i],
+					BPF_ANY) < 0)
+			return moat_error_errno(err, "insert egress rule %zu of %zu", i + 1,
+						eg->n_entries);
+		eg->n_inserted = i + 1;
+	}
+	return 0;
+}
+
+static int insert_entries(struct moat_egress *eg, uint32_t own4, struct moat_error *err)
+{
+	struct moat_sandbox_cfg cfg = {.addr4 = own4};
+
+	/* Marked first, so a failure half-way still deletes what went in. */
+	eg->inserted = true;
+	if (insert_counters(eg, err) < 0 || insert_ring(eg, err) < 0 || insert_rules(eg, err) < 0)
+		return -1;
+	/* The config entry last: until it exists every attempt is denied. */
+	if (bpf_map_update_elem(eg->objs.map[MAP_SANDBOXES], &eg->cgroup_id, &cfg, BPF_ANY) < 0)
+		return moat_error_errno(err, "insert the sandbox's egress config");
+	return 0;
+}
+
+static int attach_links(struct moat_egress *eg, int cgroup_fd, struct moat_error *err)
+{
+	for (size_t i = 0; i < N_PROGS; i++) {
+		eg->links[i] = bpf_link_create(eg->objs.prog[i], cgroup_fd, progs[i].type, NULL);
+		if (eg->links[i] < 0)
+			return moat_error_errno(err, "attach %s to the sandbox's cgroup", progs[i].name);
+	}
+	return 0;
+}
+
+int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint32_t own4,
+		       struct moat_error *err)
+{
+	if (cgroup_fd < 0)
+		return moat_error_set(err, EOPNOTSUPP, "egress needs a cgroup2 directory");
+	if (cgroup_id_of(cgroup_fd, &eg->cgroup_id, err) < 0)
+		return -1;
+	if (get_objs(&eg->objs, err) < 0)
+		return -1;
+	if (insert_entries(eg, own4, err) < 0)
+		return -1;
+	return attach_links(eg, cgroup_fd, err);
+}
+
+int moat_egress_events_fd(const struct moat_egress *eg)
+{
+	return eg && eg->ring ? ring_buffer__epoll_fd(eg->ring) : -1;
+}
+
+int moat_egress_events_consume(struct moat_egress *eg, moat_egress_denial_fn fn, void *data)
+{
+	if (!eg || !eg->ring)
+		return 0;
+	eg->on_denial = fn;
+	eg->on_denial_data = data;
+	return ring_buffer__consume(eg->ring);
+}
+
+static int read_counters(int map_fd, uint64_t cgroup_id, struct moat_net_counters *ret,
+			 struct moat_error *err)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ struct moat_net_counters *per_cpu = NULL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (ncpu <= 0)
+		return moat_error_set(err, -ncpu, "count possible CPUs");
+	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return moat_error_errno(err, "network counters");
+	if (bpf_map_lookup_elem(map_fd, &cgroup_id, per_cpu) < 0)
+		return moat_error_errno(err, "read the network counters");
+	for (int c = 0; c < ncpu; c++) {
+		const __u64 *src = (const __u64 *)&per_cpu[c];
+		__u64 *dst = (__u64 *)ret;
+
+		for (size_t f = 0; f < sizeof(*ret) / sizeof(__u64); f++)
+			dst[f] += src[f];
+	}
+	return 0;
+}
+
+int moat_egress_counters(const struct moat_egress *eg, struct moat_net_counters *ret,
+			 struct moat_error *err)
+{
+	if (!eg || eg->objs.map[MAP_NETSTAT] < 0)
+		return moat_error_set(err, ENOENT, "egress is not attached");
+	return read_counters(eg->objs.map[MAP_NETSTAT], eg->cgroup_id, ret, err);
+}
+
+/* Every key of the LRU destination map that belongs to cgroup_id, read in
+ * batches (one syscall per batch, not per entry); *ret owned by the caller. */
+static int dest_keys_of(int map_fd, uint64_t cgroup_id, struct moat_dest_key **ret, size_t *ret_n,
+			struct moat_error *err)
+{
+	const size_t batch = 4096;
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ struct moat_dest_key *keys = NULL;
+	_cleanup_free_ struct moat_dest_value *values = NULL;
+	struct moat_dest_key *mine = NULL;
+	size_t n = 0, cap = 0;
+	__u64 in = 0, out = 0;
+	bool first = true;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (ncpu <= 0)
+		return moat_error_set(err, -ncpu, "count possible CPUs");
+	keys = calloc(batch, sizeof(*keys));
+	values = calloc(batch * (size_t)ncpu, sizeof(*values));
+	if (!keys || !values)
+		return moat_error_errno(err, "read destinations");
+	for (;;) {
+		__u32 count = (__u32)batch;
+		int r = bpf_map_lookup_batch(map_fd, first ? NULL : &in, &out, keys, values, &count,
+					     NULL);
+
+		if (r < 0 && errno != ENOENT) {
+			free(mine);
+			return moat_error_errno(err, "read destinations");
+		}
+		for (__u32 i = 0; i < count; i++) {
+			if (keys[i].cgroup_id != cgroup_id)
+				continue;
+			if (n == cap) {
+				struct moat_dest_key *m = reallocarray(mine, cap ? cap * 2 : 64,
+								       sizeof(*m));
+				if (!m) {
+					free(mine);
+					return moat_error_errno(err, "read destinations");
+				}
+				mine = m;
+				cap = cap ? cap * 2 : 64;
+			}
+			mine[n++] = keys[i];
+		}
+		if (r < 0) /* ENOENT: that was the last batch */
+			break;
+		in = out;
+		first = false;
+	}
+	*ret = mine;
+	*ret_n = n;
+	return 0;
+}
+
+static void delete_dests(int map_fd, uint64_t cgroup_id)
+{
+	struct moat_dest_key *keys = NULL;
+	struct moat_error ignored;
+	size_t n = 0;
+
+	if (dest_keys_of(map_fd, cgroup_id, &keys, &n, &ignored) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(map_fd, &keys[i]);
+	free(keys);
+}
+
+static void delete_sandbox_entries(const struct egress_objs *o, uint64_t cgroup_id)
+{
+	/* Config first: from here on, a straggling packet is denied. */
+	bpf_map_delete_elem(o->map[MAP_SANDBOXES], &cgroup_id);
+	bpf_map_delete_elem(o->map[MAP_EVENTS], &cgroup_id);
+	bpf_map_delete_elem(o->map[MAP_NETSTAT], &cgroup_id);
+	delete_dests(o->map[MAP_DESTS], cgroup_id);
+}
+
+void moat_egress_free(struct moat_egress *eg)
+{
+	if (!eg)
+		return;
+	for (size_t i = 0; i < N_PROGS; i++)
+		moat_closep(&eg->links[i]);
+	if (eg->inserted)
+		delete_sandbox_entries(&eg->objs, eg->cgroup_id);
+	for (size_t i = 0; i < eg->n_inserted; i++)
+		bpf_map_delete_elem(eg->objs.map[MAP_RULES], &eg->keys[i]);
+	ring_buffer__free(eg->ring);
+	moat_closep(&eg->ring_fd);
+	objs_close(&eg->objs);
+	free(eg->nets);
+	free(eg->keys);
+	free(eg->values);
+	free(eg);
+}
+
+/* Walks the whole trie: gc has no list of what the dead supervisor inserted. */
+static int collect_rules(int map_fd, uint64_t cgroup_id, struct moat_error *err)
+{
+	struct moat_rule_key key, next, *mine = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		uint64_t id;
+
+		memcpy(&id, next.cgroup_id, sizeof(id));
+		if (id == cgroup_id) {
+			if (n == cap) {
+				struct moat_rule_key *m = reallocarray(mine, cap ? cap * 2 : 64,
+								       sizeof(*m));
+				if (!m) {
+					r = moat_error_errno(err, "collect egress rules");
+					goto out;
+				}
+				mine = m;
+				cap = cap ? cap * 2 : 64;
+			}
+			mine[n++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(map_fd, &mine[i]);
+out:
+	free(mine);
+	return r;
+}
+
+int moat_egress_collect(uint64_t cgroup_id, struct moat_error *err)
+{
+	struct egress_objs o;
+	char dir[256];
+	int r;
+
+	moat_bpf_quiet();
+	if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
+		return -1;
+	r = open_pinned(dir, &o, err);
+	if (r <= 0)
+		return r; /* nothing pinned: the entries went with the maps */
+	delete_sandbox_entries(&o, cgroup_id);
+	r = collect_rules(o.map[MAP_RULES], cgroup_id, err);
+	objs_close(&o);
+	return r;
+}
+
+/* Opens the pinned maps for a reader (status); 0 when nothing is pinned. */
+static int open_for_reading(struct egress_objs *o, struct moat_error *err)
+{
+	char dir[256];
+
+	moat_bpf_quiet();
+	if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
+		return -1;
+	return open_pinned(dir, o, err);
+}
+
+int moat_egress_read(uint64_t cgroup_id, struct moat_net_counters *ret, struct moat_error *err)
+{
+	struct egress_objs o;
+	int r = open_for_reading(&o, err);
+
+	if (r == 0)
+		return moat_error_set(err, ENOENT, "no egress programs are loaded");
+	if (r < 0)
+		return -1;
+	r = read_counters(o.map[MAP_NETSTAT], cgroup_id, ret, err);
+	objs_close(&o);
+	return r;
+}
+
+static int dest_cmp(const void *a, const void *b)
+{
+	const struct moat_egress_dest *x = a, *y = b;
+
+	return x->bytes == y->bytes ? 0 : x->bytes > y->bytes ? -1 : 1;
+}
+
+static void dest_from(struct moat_egress_dest *d, const struct moat_dest_key *k,
+		      const struct moat_dest_value *per_cpu, int ncpu)
+{
+	bool v4 = k->addr[0] == 0 && k->addr[1] == 0 && k->addr[2] == htonl(0xffff);
+
+	memset(d, 0, sizeof(*d));
+	d->family = v4 ? AF_INET : AF_INET6;
+	memcpy(d->addr, v4 ? (const void *)&k->addr[3] : (const void *)k->addr, v4 ? 4 : 16);
+	d->proto = k->proto;
+	d->port = k->port;
+	for (int c = 0; c < ncpu; c++) {
+		d->bytes += per_cpu[c].bytes;
+		d->packets += per_cpu[c].packets;
+	}
+}
+
+int moat_egress_top_destinations(uint64_t cgroup_id, struct moat_egress_dest *ret, size_t max,
+				 size_t *ret_n, struct moat_error *err)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ struct moat_dest_key *keys = NULL;
+	_cleanup_free_ struct moat_egress_dest *all = NULL;
+	_cleanup_free_ struct moat_dest_value *per_cpu = NULL;
+	struct egress_objs o;
+	size_t n = 0, kept = 0;
+	int r;
+
+	*ret_n = 0;
+	if (ncpu <= 0)
+		return moat_error_set(err, -ncpu, "count possible CPUs");
+	r = open_for_reading(&o, err);
+	if (r <= 0)
+		return r == 0 ? moat_error_set(err, ENOENT, "no egress programs are loaded") : -1;
+	r = dest_keys_of(o.map[MAP_DESTS], cgroup_id, &keys, &n, err);
+	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	all = calloc(n ? n : 1, sizeof(*all));
+	if (r == 0 && (!per_cpu || !all))
+		r = moat_error_errno(err, "read destinations");
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (bpf_map_lookup_elem(o.map[MAP_DESTS], &keys[i], per_cpu) == 0)
+			dest_from(&all[kept++], &keys[i], per_cpu, ncpu);
+	objs_close(&o);
+	if (r < 0)
+		return -1;
+	qsort(all, kept, sizeof(*all), dest_cmp);
+	*ret_n = kept < max ? kept : max;
+	memcpy(ret, all, *ret_n * sizeof(*ret));
+	return 0;
+}
+
+int moat_egress_unpin(struct moat_error *err)
+{
+	int lock = moat_bpf_lock(err), r;
+
+	if (lock < 0)
+		return -1;
+	r = moat_bpf_unpin_feature(FEATURE, err);
+	close(lock);
+	return r;
+}

@@ -1,11 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
 
 #include "net.h"
+#include "util.h"
+
+/* How often a lease file may change under us before we give up on it: each
+ * round means another launcher took or released that very lease meanwhile. */
+#define LEASE_LOCK_ROUNDS 16
 
 int moat_net_loopback_up(struct moat_error *err)
 {
@@ -39,4 +56,762 @@ out:
 	rtnl_link_put(lo);
 	nl_socket_free(sk);
 	return r < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Names and the address pool (pure)
+ */
+
+/* FNV-1a: stable across builds and hosts, so a name keeps its interface name
+ * and its first-choice address; not meant to resist chosen collisions. */
+static uint32_t fnv1a32(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Names up to this long are used as they are: "mt-" + 11 = 14 characters,
+ * one short of the 15 of the hashed form, so the two forms cannot meet. */
+#define IFNAME_PLAIN_MAX (IFNAMSIZ - 1 - (sizeof(MOAT_NET_IFNAME_PREFIX) - 1) - 1)
+
+void moat_net_host_ifname(const char *sandbox_name, char buf[IFNAMSIZ])
+{
+	if (strlen(sandbox_name) <= IFNAME_PLAIN_MAX)
+		snprintf(buf, IFNAMSIZ, MOAT_NET_IFNAME_PREFIX "%s", sandbox_name);
+	else
+		snprintf(buf, IFNAMSIZ, MOAT_NET_IFNAME_PREFIX "%.3s-%08x", sandbox_name,
+			 fnv1a32(sandbox_name));
+}
+
+uint32_t moat_net_pool_slots(const struct moat_cidr *pool)
+{
+	if (pool->family != AF_INET || pool->prefix > MOAT_NET_LEASE_PREFIX)
+		return 0;
+	return UINT32_C(1) << (MOAT_NET_LEASE_PREFIX - pool->prefix);
+}
+
+int moat_net_pool_slot(const struct moat_cidr *pool, uint32_t i, struct in_addr *ret_host,
+		       struct in_addr *ret_sandbox)
+{
+	uint32_t net, base;
+
+	if (i >= moat_net_pool_slots(pool))
+		return -1;
+	memcpy(&net, pool->addr, sizeof(net));
+	base = ntohl(net) + i * 4;
+	ret_host->s_addr = htonl(base + 1);
+	ret_sandbox->s_addr = htonl(base + 2);
+	return 0;
+}
+
+uint32_t moat_net_pool_start(const char *sandbox_name, uint32_t n_slots)
+{
+	return n_slots ? fnv1a32(sandbox_name) % n_slots : 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * libnl helpers: cleanup, and libnl's own error codes turned into errno so
+ * messages read "create veth mt-web1: File exists" like every other layer.
+ */
+
+static void sock_freep(struct nl_sock **sk)
+{
+	nl_socket_free(*sk);
+}
+
+static void link_putp(struct rtnl_link **link)
+{
+	rtnl_link_put(*link);
+}
+
+static void addr_putp(struct rtnl_addr **addr)
+{
+	rtnl_addr_put(*addr);
+}
+
+static void nladdr_putp(struct nl_addr **addr)
+{
+	nl_addr_put(*addr);
+}
+
+static void route_putp(struct rtnl_route **route)
+{
+	rtnl_route_put(*route);
+}
+
+static void cache_freep(struct nl_cache **cache)
+{
+	nl_cache_free(*cache);
+}
+
+static int nl_errno(int nlerr)
+{
+	switch (nlerr < 0 ? -nlerr : nlerr) {
+	case NLE_EXIST:
+		return EEXIST;
+	case NLE_NOMEM:
+		return ENOMEM;
+	case NLE_PERM:
+		return EPERM;
+	case NLE_NOACCESS:
+		return EACCES;
+	case NLE_NODEV:
+		return ENODEV;
+	case NLE_OBJ_NOTFOUND:
+		return ENOENT;
+	case NLE_INVAL:
+		return EINVAL;
+	case NLE_BUSY:
+		return EBUSY;
+	case NLE_RANGE:
+		return ERANGE;
+	case NLE_NOADDR:
+		return EADDRNOTAVAIL;
+	case NLE_OPNOTSUPP:
+		return EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:
+		return EAFNOSUPPORT;
+	default:
+		return 0;
+	}
+}
+
+/* As moat_error_set() for a negative libnl return value. */
+static int __attribute__((format(printf, 3, 4)))
+nl_fail(struct moat_error *err, int nlerr, const char *fmt, ...)
+{
+	char what[MOAT_ERROR_MSG_MAX];
+	int e = nl_errno(nlerr);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (e)
+		return moat_error_set(err, e, "%s", what);
+	return moat_error_set(err, 0, "%s: %s", what, nl_geterror(nlerr));
+}
+
+static bool nl_missing(int nlerr)
+{
+	return nlerr == -NLE_NODEV || nlerr == -NLE_OBJ_NOTFOUND;
+}
+
+static int nl_open(struct nl_sock **ret, struct moat_error *err)
+{
+	_cleanup_(sock_freep) struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	if (!sk)
+		return moat_error_set(err, ENOMEM, "netlink socket");
+	/* libnl creates the socket with SOCK_CLOEXEC. */
+	r = nl_connect(sk, NETLINK_ROUTE);
+	if (r < 0)
+		return nl_fail(err, r, "netlink connect");
+	*ret = TAKE_PTR(sk);
+	return 0;
+}
+
+static int nl_addr_v4(const struct in_addr *a, uint8_t prefix, struct nl_addr **ret,
+		      struct moat_error *err)
+{
+	struct nl_addr *addr = nl_addr_build(AF_INET, a, sizeof(*a));
+
+	if (!addr)
+		return moat_error_set(err, ENOMEM, "netlink address");
+	nl_addr_set_prefixlen(addr, prefix);
+	*ret = addr;
+	return 0;
+}
+
+static int link_get(struct nl_sock *sk, const char *ifname, struct rtnl_link **ret,
+		    struct moat_error *err)
+{
+	int r = rtnl_link_get_kernel(sk, 0, ifname, ret);
+
+	if (r < 0)
+		return nl_fail(err, r, "find link %s", ifname);
+	return 0;
+}
+
+static int link_up(struct nl_sock *sk, struct rtnl_link *link, struct moat_error *err)
+{
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+	int r;
+
+	if (!change)
+		return moat_error_set(err, ENOMEM, "bring %s up", rtnl_link_get_name(link));
+	rtnl_link_set_flags(change, IFF_UP);
+	r = rtnl_link_change(sk, link, change, 0);
+	if (r < 0)
+		return nl_fail(err, r, "bring %s up", rtnl_link_get_name(link));
+	return 0;
+}
+
+static int addr_add(struct nl_sock *sk, struct rtnl_link *link, const struct in_addr *a,
+		    uint8_t prefix, struct moat_error *err)
+{
+	_cleanup_(addr_putp) struct rtnl_addr *addr = rtnl_addr_alloc();
+	_cleanup_(nladdr_putp) struct nl_addr *local = NULL;
+	char text[INET_ADDRSTRLEN];
+	int r;
+
+	inet_ntop(AF_INET, a, text, sizeof(text));
+	if (!addr || nl_addr_v4(a, prefix, &local, err) < 0)
+		return moat_error_set(err, ENOMEM, "add address %s/%u to %s", text, prefix,
+				      rtnl_link_get_name(link));
+	rtnl_addr_set_ifindex(addr, rtnl_link_get_ifindex(link));
+	rtnl_addr_set_family(addr, AF_INET);
+	r = rtnl_addr_set_local(addr, local); /* takes its own reference */
+	if (r >= 0)
+		rtnl_addr_set_prefixlen(addr, prefix);
+	if (r >= 0)
+		r = rtnl_addr_add(sk, addr, NLM_F_EXCL);
+	if (r < 0)
+		return nl_fail(err, r, "add address %s/%u to %s", text, prefix,
+			       rtnl_link_get_name(link));
+	return 0;
+}
+
+static int route_add_default(struct nl_sock *sk, struct rtnl_link *link, const struct in_addr *gw,
+			     struct moat_error *err)
+{
+	static const struct in_addr any = {.s_addr = INADDR_ANY};
+	_cleanup_(route_putp) struct rtnl_route *route = rtnl_route_alloc();
+	_cleanup_(nladdr_putp) struct nl_addr *dst = NULL, *via = NULL;
+	struct rtnl_nexthop *nh;
+	char text[INET_ADDRSTRLEN];
+	int r;
+
+	inet_ntop(AF_INET, gw, text, sizeof(text));
+	if (!route || nl_addr_v4(&any, 0, &dst, err) < 0 || nl_addr_v4(gw, 32, &via, err) < 0)
+		return moat_error_set(err, ENOMEM, "add default route via %s", text);
+	nh = rtnl_route_nh_alloc();
+	if (!nh)
+		return moat_error_set(err, ENOMEM, "add default route via %s", text);
+	rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(link));
+	rtnl_route_nh_set_gateway(nh, via);
+	rtnl_route_add_nexthop(route, nh); /* the route owns nh from here */
+	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_table(route, RT_TABLE_MAIN);
+	rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+	rtnl_route_set_protocol(route, RTPROT_STATIC);
+	r = rtnl_route_set_dst(route, dst);
+	if (r >= 0)
+		r = rtnl_route_add(sk, route, NLM_F_EXCL);
+	if (r < 0)
+		return nl_fail(err, r, "add default route via %s dev %s", text,
+			       rtnl_link_get_name(link));
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Addresses already in use on the host
+ */
+
+/* The IPv4 addresses (local and peer) configured on any interface of the
+ * caller's namespace, host byte order, malloc'd for the caller. A /30 holding
+ * one of them would route to two places at once. */
+static int host_addrs_load(uint32_t **ret, size_t *ret_n, struct moat_error *err)
+{
+	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
+	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_free_ uint32_t *v = NULL;
+	struct nl_object *obj;
+	size_t n = 0;
+	int r;
+
+	if (nl_open(&sk, err) < 0)
+		return -1;
+	r = rtnl_addr_alloc_cache(sk, &cache);
+	if (r < 0)
+		return nl_fail(err, r, "list host addresses");
+	v = calloc(2 * (size_t)nl_cache_nitems(cache) + 1, sizeof(*v));
+	if (!v)
+		return moat_error_errno(err, "list host addresses");
+	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)obj;
+		struct nl_addr *both[] = {rtnl_addr_get_local(a), rtnl_addr_get_peer(a)};
+
+		if (rtnl_addr_get_family(a) != AF_INET)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(both); k++) {
+			uint32_t be;
+
+			if (!both[k] || nl_addr_get_len(both[k]) != sizeof(be))
+				continue;
+			memcpy(&be, nl_addr_get_binary_addr(both[k]), sizeof(be));
+			v[n++] = ntohl(be);
+		}
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+static bool slot_in_use(const uint32_t *used, size_t n, const struct in_addr *host)
+{
+	uint32_t base = ntohl(host->s_addr) & ~UINT32_C(3);
+
+	for (size_t i = 0; i < n; i++)
+		if ((used[i] & ~UINT32_C(3)) == base)
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------------------
+ * Lease files
+ */
+
+enum lease_result {
+	LEASE_BUSY = 0, /* a live sandbox holds it */
+	LEASE_OURS = 1, /* the lease file now names us */
+	LEASE_GONE = 2, /* released while we looked: try to create it again */
+};
+
+static int lease_dir_open(bool create, struct moat_error *err)
+{
+	int fd;
+
+	if (create) {
+		if (mkdir(MOAT_RUN_DIR, 0711) < 0 && errno != EEXIST)
+			return moat_error_errno(err, "mkdir %s", MOAT_RUN_DIR);
+		if (mkdir(MOAT_NET_LEASE_DIR, 0700) < 0 && errno != EEXIST)
+			return moat_error_errno(err, "mkdir %s", MOAT_NET_LEASE_DIR);
+	}
+	fd = open(MOAT_NET_LEASE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return moat_error_errno(err, "open %s", MOAT_NET_LEASE_DIR);
+	return fd;
+}
+
+/* A complete lease naming sandbox_name, under a private temporary name: it is
+ * link(2)ed or rename(2)d into place, so no reader sees a half-written lease. */
+static int lease_tmp_create(int dirfd, const char *sandbox_name, char *tmp, size_t len,
+			    struct moat_error *err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char data[MOAT_NAME_MAX + 2];
+	int n = snprintf(data, sizeof(data), "%s\n", sandbox_name);
+
+	/* Ours alone: the caller holds sandbox_name, unique among live sandboxes
+	 * (a pid could repeat across pid namespaces sharing /run). */
+	snprintf(tmp, len, ".tmp.%s", sandbox_name);
+	/* A crashed earlier run may have left it hard-linked to a lease: start
+	 * from a fresh inode rather than truncating that lease. */
+	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+		return moat_error_errno(err, "unlink %s/%s", MOAT_NET_LEASE_DIR, tmp);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return moat_error_errno(err, "create %s/%s", MOAT_NET_LEASE_DIR, tmp);
+	if (moat_write_all(fd, data, (size_t)n) < 0) {
+		moat_error_errno(err, "write %s/%s", MOAT_NET_LEASE_DIR, tmp);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens the lease file and takes its flock. The name may be unlinked or
+ * replaced by another locker before our flock is granted, so the lock only
+ * counts once the name still refers to the inode we locked. Returns 1 with
+ * *ret_fd locked, 0 when there is no such lease, -1 with err filled.
+ */
+static int lease_lock(int dirfd, const char *file, int *ret_fd, struct moat_error *err)
+{
+	for (int round = 0; round < LEASE_LOCK_ROUNDS; round++) {
+		_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat locked, named;
+
+		if (fd < 0)
+			return errno == ENOENT ? 0 : moat_error_errno(err, "open lease %s", file);
+		while (flock(fd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return moat_error_errno(err, "lock lease %s", file);
+		if (fstat(fd, &locked) < 0)
+			return moat_error_errno(err, "stat lease %s", file);
+		if (fstatat(dirfd, file, &named, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return moat_error_errno(err, "stat lease %s", file);
+		}
+		if (locked.st_dev == named.st_dev && locked.st_ino == named.st_ino) {
+			*ret_fd = TAKE_FD(fd);
+			return 1;
+		}
+	}
+	return moat_error_set(err, EBUSY, "lock lease %s: it keeps changing", file);
+}
+
+/* The owner's name, newline stripped; "" for an empty or unreadable-as-text lease. */
+static int lease_read_owner(int fd, const char *file, char *owner, size_t len,
+			    struct moat_error *err)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, owner, len - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return moat_error_errno(err, "read lease %s", file);
+	owner[n] = '\0';
+	owner[strcspn(owner, "\n")] = '\0';
+	return 0;
+}
+
+/* The lease exists: take it over when its owner is dead, or is sandbox_name
+ * itself (names are unique among live sandboxes, so that lease is a leftover
+ * of an earlier run that nobody collected). */
+static int lease_take_over(int dirfd, const char *tmp, const char *file, const char *sandbox_name,
+			   struct moat_error *err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char owner[MOAT_NAME_MAX + 2];
+	int r;
+
+	r = lease_lock(dirfd, file, &fd, err);
+	if (r <= 0)
+		return r < 0 ? -1 : LEASE_GONE;
+	if (lease_read_owner(fd, file, owner, sizeof(owner), err) < 0)
+		return -1;
+	if (strcmp(owner, sandbox_name) != 0 && moat_state_alive(owner))
+		return LEASE_BUSY;
+	/* Still holding the old inode's lock: a launcher waiting on it wakes to
+	 * find the name on a new inode, re-locks, and sees us alive. */
+	if (renameat(dirfd, tmp, dirfd, file) < 0)
+		return moat_error_errno(err, "take over lease %s", file);
+	return LEASE_OURS;
+}
+
+static int lease_try(int dirfd, const char *tmp, const char *file, const char *sandbox_name,
+		     struct moat_error *err)
+{
+	for (int round = 0; round < LEASE_LOCK_ROUNDS; round++) {
+		int r;
+
+		/* link(2), not rename(2): it fails when the name exists, like O_EXCL. */
+		if (linkat(dirfd, tmp, dirfd, file, 0) == 0)
+			return LEASE_OURS;
+		if (errno != EEXIST)
+			return moat_error_errno(err, "create lease %s/%s", MOAT_NET_LEASE_DIR,
+						file);
+		r = lease_take_over(dirfd, tmp, file, sandbox_name, err);
+		if (r != LEASE_GONE)
+			return r;
+	}
+	return LEASE_BUSY;
+}
+
+static void lease_fill(struct moat_net_lease *ret, const char *sandbox_name,
+		       const struct in_addr *host, const struct in_addr *sandbox, const char *file)
+{
+	ret->host = *host;
+	ret->sandbox = *sandbox;
+	ret->prefix = MOAT_NET_LEASE_PREFIX;
+	moat_net_host_ifname(sandbox_name, ret->host_ifname);
+	snprintf(ret->name, sizeof(ret->name), "%s", sandbox_name);
+	snprintf(ret->path, sizeof(ret->path), "%s/%s", MOAT_NET_LEASE_DIR, file);
+}
+
+/* Probes every slot from the name's start. Returns 1 with *ret filled, 0 when
+ * the pool is full, -1 with err filled. */
+static int lease_probe(int dirfd, const char *tmp, const char *sandbox_name,
+		       const struct moat_cidr *pool, const uint32_t *used, size_t n_used,
+		       struct moat_net_lease *ret, struct moat_error *err)
+{
+	uint32_t n = moat_net_pool_slots(pool);
+	uint32_t start = moat_net_pool_start(sandbox_name, n);
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = (uint32_t)(((uint64_t)start + k) % n);
+		struct in_addr host, sandbox;
+		char file[INET_ADDRSTRLEN];
+		int r;
+
+		if (moat_net_pool_slot(pool, i, &host, &sandbox) < 0)
+			break;
+		if (slot_in_use(used, n_used, &host))
+			continue;
+		inet_ntop(AF_INET, &sandbox, file, sizeof(file));
+		r = lease_try(dirfd, tmp, file, sandbox_name, err);
+		if (r < 0)
+			return -1;
+		if (r == LEASE_OURS) {
+			lease_fill(ret, sandbox_name, &host, &sandbox, file);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void format_pool(const struct moat_cidr *pool, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(pool->family, pool->addr, addr, sizeof(addr));
+	snprintf(buf, len, "%s/%u", addr, pool->prefix);
+}
+
+int moat_net_lease_acquire(const char *sandbox_name, const struct moat_cidr *pool,
+			   struct moat_net_lease *ret, struct moat_error *err)
+{
+	_cleanup_free_ uint32_t *used = NULL;
+	_cleanup_close_ int dirfd = -EBADF;
+	char tmp[MOAT_NAME_MAX + 8], text[INET6_ADDRSTRLEN + 4];
+	size_t n_used = 0;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	format_pool(pool, text, sizeof(text));
+	if (!moat_name_valid(sandbox_name))
+		return moat_error_set(err, EINVAL, "lease an address: invalid sandbox name \"%s\"",
+				      sandbox_name);
+	if (moat_net_pool_slots(pool) == 0)
+		return moat_error_set(err, EINVAL,
+				      "address pool %s: an IPv4 network of /%d or "
+				      "shorter is needed",
+				      text, MOAT_NET_LEASE_PREFIX);
+	if (host_addrs_load(&used, &n_used, err) < 0)
+		return moat_error_prefix(err, "lease an address for %s", sandbox_name);
+	dirfd = lease_dir_open(true, err);
+	if (dirfd < 0)
+		return -1;
+	if (lease_tmp_create(dirfd, sandbox_name, tmp, sizeof(tmp), err) < 0)
+		return -1;
+	r = lease_probe(dirfd, tmp, sandbox_name, pool, used, n_used, ret, err);
+	/* Gone already when a takeover renamed it into place. */
+	unlinkat(dirfd, tmp, 0);
+	if (r < 0)
+		return moat_error_prefix(err, "lease an address for %s", sandbox_name);
+	if (r == 0)
+		return moat_error_set(err, EADDRNOTAVAIL,
+				      "lease an address for %s: no free /%d "
+				      "left in pool %s",
+				      sandbox_name, MOAT_NET_LEASE_PREFIX, text);
+	return 0;
+}
+
+/* Unlinks the lease file when sandbox_name owns it, under its lock so that a
+ * concurrent takeover either happened before (we see the new owner) or waits
+ * and then finds the name gone. Returns 1 removed, 0 not ours or absent. */
+static int lease_remove(const char *file, const char *sandbox_name, struct moat_error *err)
+{
+	_cleanup_close_ int dirfd = -EBADF, fd = -EBADF;
+	char owner[MOAT_NAME_MAX + 2];
+	int r;
+
+	dirfd = lease_dir_open(false, err);
+	if (dirfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = lease_lock(dirfd, file, &fd, err);
+	if (r <= 0)
+		return r;
+	if (lease_read_owner(fd, file, owner, sizeof(owner), err) < 0)
+		return -1;
+	if (strcmp(owner, sandbox_name) != 0)
+		return 0;
+	if (unlinkat(dirfd, file, 0) < 0 && errno != ENOENT)
+		return moat_error_errno(err, "remove lease %s/%s", MOAT_NET_LEASE_DIR, file);
+	return 1;
+}
+
+void moat_net_lease_release(struct moat_net_lease *lease)
+{
+	struct moat_error ignored;
+	char file[INET_ADDRSTRLEN];
+
+	if (!lease->path[0])
+		return;
+	inet_ntop(AF_INET, &lease->sandbox, file, sizeof(file));
+	lease_remove(file, lease->name, &ignored);
+	lease->path[0] = '\0';
+}
+
+int moat_net_lease_release_addr(const char *addr, const char *sandbox_name, struct moat_error *err)
+{
+	char file[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	/* Both come from a state file: the canonical spelling of a parsed
+	 * address is the only file name we will touch. */
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		return moat_error_set(err, EINVAL, "release lease \"%s\": not an IPv4 address",
+				      addr);
+	if (!moat_name_valid(sandbox_name))
+		return moat_error_set(err, EINVAL, "release lease %s: invalid sandbox name \"%s\"",
+				      addr, sandbox_name);
+	inet_ntop(AF_INET, &a, file, sizeof(file));
+	return lease_remove(file, sandbox_name, err);
+}
+
+/* ---------------------------------------------------------------------------
+ * The veth pair
+ */
+
+static int write_sysctl(const char *family, const char *ifname, const char *key, const char *value,
+			bool optional, struct moat_error *err)
+{
+	char path[128];
+	_cleanup_close_ int fd = -EBADF;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", family, ifname, key);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && optional && errno == ENOENT)
+		return 0;
+	if (fd < 0 || moat_write_all(fd, value, strlen(value)) < 0)
+		return moat_error_errno(err, "set net.%s.conf.%s.%s = %s", family, ifname, key,
+					value);
+	return 0;
+}
+
+/* Sysctls go first, before the link is up and has an address. */
+static int host_end_sysctls(const char *ifname, struct moat_error *err)
+{
+	/* Only this interface forwards: what arrives from the sandbox may be
+	 * routed (to the uplink, or to another sandbox's mt- link when the
+	 * egress policy allows it); the host's ip_forward is not ours to set. */
+	if (write_sysctl("ipv4", ifname, "forwarding", "1", false, err) < 0)
+		return -1;
+	/* Strict reverse-path check: a packet from this link must carry this
+	 * link's /30 source, so a sandbox cannot pose as another one. */
+	if (write_sysctl("ipv4", ifname, "rp_filter", "1", false, err) < 0)
+		return -1;
+	/* IPv4 only: no link-local IPv6 path to host services bound to ::.
+	 * Optional: a host without IPv6 has no such file. */
+	return write_sysctl("ipv6", ifname, "disable_ipv6", "1", true, err);
+}
+
+static int host_end_setup(struct nl_sock *sk, const struct moat_net_lease *lease,
+			  struct moat_error *err)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+
+	if (link_get(sk, lease->host_ifname, &link, err) < 0)
+		return -1;
+	if (host_end_sysctls(lease->host_ifname, err) < 0)
+		return -1;
+	if (addr_add(sk, link, &lease->host, lease->prefix, err) < 0)
+		return -1;
+	return link_up(sk, link, err);
+}
+
+/* Why a veth could not be created with EEXIST: the host name or eth0 inside. */
+static int veth_exists_fail(struct nl_sock *sk, const char *ifname, pid_t netns_pid,
+			    struct moat_error *err)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+
+	if (rtnl_link_get_kernel(sk, 0, ifname, &link) >= 0)
+		return moat_error_set(err, EEXIST,
+				      "create veth %s: a link of that name exists "
+				      "already (a dead sandbox's leftover? moat gc removes it)",
+				      ifname);
+	return moat_error_set(err, EEXIST,
+			      "create veth %s: " MOAT_NET_SANDBOX_IFNAME
+			      " exists already in the network namespace of pid %d",
+			      ifname, (int)netns_pid);
+}
+
+static int veth_add(struct nl_sock *sk, const char *ifname, pid_t netns_pid, struct moat_error *err)
+{
+	_cleanup_(link_putp) struct rtnl_link *veth = rtnl_link_veth_alloc();
+	_cleanup_(link_putp) struct rtnl_link *peer = NULL;
+	int r;
+
+	if (!veth)
+		return moat_error_set(err, ENOMEM, "create veth %s", ifname);
+	peer = rtnl_link_veth_get_peer(veth); /* a new reference */
+	rtnl_link_set_name(veth, ifname);
+	rtnl_link_set_name(peer, MOAT_NET_SANDBOX_IFNAME);
+	/* IFLA_NET_NS_PID in the peer's attributes: the kernel creates eth0 in
+	 * the sandbox's namespace, so it never exists on the host. */
+	rtnl_link_set_ns_pid(peer, netns_pid);
+	r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
+	if (r == -NLE_EXIST)
+		return veth_exists_fail(sk, ifname, netns_pid, err);
+	/* libnl reports the kernel's ESRCH as "object not found" (ENOENT). */
+	if (r == -NLE_OBJ_NOTFOUND)
+		return moat_error_set(err, ESRCH, "create veth %s: no network namespace of pid %d",
+				      ifname, (int)netns_pid);
+	if (r < 0)
+		return nl_fail(err, r, "create veth %s (peer in the namespace of pid %d)", ifname,
+			       (int)netns_pid);
+	return 0;
+}
+
+/* Deletes ifname if it is a veth. Returns 0 also when there is no such link. */
+static int veth_delete(struct nl_sock *sk, const char *ifname, struct moat_error *err)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	const char *type;
+	int r;
+
+	r = rtnl_link_get_kernel(sk, 0, ifname, &link);
+	if (nl_missing(r))
+		return 0;
+	if (r < 0)
+		return nl_fail(err, r, "find link %s", ifname);
+	type = rtnl_link_get_type(link);
+	if (!type || strcmp(type, "veth") != 0)
+		return moat_error_set(err, EINVAL, "delete %s: not a veth (type %s), left alone",
+				      ifname, type ? type : "none");
+	/* By index (the link we just looked at), not by a name that may be reused. */
+	r = rtnl_link_delete(sk, link);
+	if (r < 0 && !nl_missing(r))
+		return nl_fail(err, r, "delete veth %s", ifname);
+	return 0;
+}
+
+int moat_net_veth_create(const struct moat_net_lease *lease, pid_t netns_pid,
+			 struct moat_error *err)
+{
+	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
+	struct moat_error ignored;
+
+	if (nl_open(&sk, err) < 0)
+		return -1;
+	if (veth_add(sk, lease->host_ifname, netns_pid, err) < 0)
+		return -1;
+	if (host_end_setup(sk, lease, err) < 0) {
+		veth_delete(sk, lease->host_ifname, &ignored);
+		return moat_error_prefix(err, "set up veth %s", lease->host_ifname);
+	}
+	return 0;
+}
+
+int moat_net_veth_configure_inside(const struct moat_net_lease *lease, struct moat_error *err)
+{
+	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+
+	if (nl_open(&sk, err) < 0)
+		return -1;
+	if (link_get(sk, MOAT_NET_SANDBOX_IFNAME, &link, err) < 0)
+		return -1;
+	if (addr_add(sk, link, &lease->sandbox, lease->prefix, err) < 0)
+		return -1;
+	/* Up before the route: the kernel refuses a gateway on a down link. */
+	if (link_up(sk, link, err) < 0)
+		return -1;
+	return route_add_default(sk, link, &lease->host, err);
+}
+
+int moat_net_veth_delete(const char *host_ifname, struct moat_error *err)
+{
+	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
+	size_t prefix = sizeof(MOAT_NET_IFNAME_PREFIX) - 1;
+
+	if (strncmp(host_ifname, MOAT_NET_IFNAME_PREFIX, prefix) != 0 ||
+	    strlen(host_ifname) >= IFNAMSIZ)
+		return moat_error_set(err, EINVAL, "delete veth \"%s\": not a moat interface name",
+				      host_ifname);
+	if (nl_open(&sk, err) < 0)
+		return -1;
+	return veth_delete(sk, host_ifname, err);
 }

@@ -9,6 +9,7 @@
  * errors are reported together, sorted by line.
  */
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -59,6 +60,10 @@ struct moat_policy *moat_policy_new(void)
 	p->pids = 256;
 	p->seccomp_action = MOAT_SECCOMP_KILL;
 	p->net_mode = MOAT_NET_NONE;
+	if (moat_parse_cidr(MOAT_DEFAULT_POOL, &p->pool, &(const char *){NULL}) < 0) {
+		moat_policy_free(p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -566,6 +571,20 @@ static int set_publish(struct moat_policy *p, const char *key, const char *value
 	return 0;
 }
 
+/* The pool must hold at least one /30 (a host end and a sandbox end). */
+static int set_pool(struct moat_policy *p, const char *key, const char *value, char **ret_msg)
+{
+	struct moat_cidr pool;
+	const char *msg;
+
+	if (moat_parse_cidr(value, &pool, &msg) < 0)
+		return bad_value(ret_msg, key, msg, value);
+	if (pool.family != AF_INET || pool.prefix > 30)
+		return bad_value(ret_msg, key, "expected an IPv4 network of /30 or more addresses", value);
+	p->pool = pool;
+	return 0;
+}
+
 static int set_nat(struct moat_policy *p, const char *key, const char *value, char **ret_msg)
 {
 	return set_bool(&p->nat, key, value, ret_msg);
@@ -659,6 +678,7 @@ static const struct key_def {
 	{ "network", "egress", set_egress },
 	{ "network", "publish", set_publish },
 	{ "network", "nat", set_nat },
+	{ "network", "pool", set_pool },
 	{ "env", "pass", set_pass },
 	{ "env", "set", set_env },
 };
@@ -1394,6 +1414,8 @@ static void format_network(const struct moat_policy *p, FILE *out)
 		moat_format_egress_rule(&p->egress[i], rule, sizeof(rule));
 		fprintf(out, "egress = %s\n", rule);
 	}
+	inet_ntop(AF_INET, p->pool.addr, rule, sizeof(rule));
+	fprintf(out, "pool = %s/%u\n", rule, p->pool.prefix);
 	fputs("publish =\n", out);
 	for (size_t i = 0; i < p->n_publish; i++)
 		fprintf(out, "publish = %s:%u:%u\n", p->publish[i].host_ip, p->publish[i].host_port,

@@ -20,6 +20,7 @@
 #include "util.h"
 
 #define MOAT_DEFAULT_TIER "public" /* deny by default: no network, small limits */
+#define MOAT_DEFAULT_POOL "10.208.0.0/16"
 
 enum moat_net_mode { MOAT_NET_NONE = 0, MOAT_NET_VETH };
 enum moat_seccomp_action { MOAT_SECCOMP_ERRNO = 0, MOAT_SECCOMP_KILL, MOAT_SECCOMP_LOG };
@@ -72,6 +73,7 @@ struct moat_policy {
 	struct moat_publish *publish;
 	size_t n_publish;
 	bool nat;
+	struct moat_cidr pool; /* IPv4 network the veth /30s come from */
 
 	/* [env] */
 	struct moat_strv env_pass; /* names taken from the caller's environment */

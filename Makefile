@@ -31,9 +31,10 @@ include Kbuild
 # Debian packages behind every library and tool the build, tests and demo use.
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libseccomp-dev \
 	libcap-dev libnl-3-dev libnl-route-3-dev libcgroup-dev libcmocka-dev libinih-dev \
-	libjson-c-dev nettle-dev iproute2 python3 procps util-linux perl bubblewrap
+	libjson-c-dev nettle-dev libnftables-dev nftables iproute2 python3 procps util-linux perl \
+	bubblewrap
 
-PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libbpf libcgroup inih json-c nettle
+PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libbpf libcgroup inih json-c nettle libnftables
 TEST_PKGS := cmocka
 
 # Fail with a clear line when a library is missing, not with a compiler error later.
@@ -55,7 +56,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 	-Wformat=2 -Wformat-security -Wno-format-nonliteral -Wnull-dereference -Wvla
 CFLAGS ?= -O2 -g
 MOAT_CFLAGS := -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-	-fPIE -iquote sandbox -I$(O) -I$(O)/bpf -DMOAT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
+	-fPIE -iquote sandbox -iquote bpf -I$(O) -I$(O)/bpf -DMOAT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
 MOAT_LDFLAGS := -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
 SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -83,8 +84,8 @@ $(foreach h,$(test-helpers-y),$(eval $(call link-rule,$(h),$(O)/tests/helpers,$$
 
 # probe runs inside sandboxes under seccomp, where LeakSanitizer's ptrace at
 # exit is refused; launch-bench must measure moat, not a sanitizer: never sanitized.
-$(addprefix $(O)/,$(probe-y) $(launch-bench-y)): SAN_CFLAGS :=
-$(O)/tests/helpers/probe $(O)/tests/helpers/launch-bench: SAN_LDFLAGS :=
+$(addprefix $(O)/,$(probe-y) $(netprobe-y) $(launch-bench-y)): SAN_CFLAGS :=
+$(O)/tests/helpers/probe $(O)/tests/helpers/netprobe $(O)/tests/helpers/launch-bench: SAN_LDFLAGS :=
 
 BINS := $(addprefix $(O)/,$(bins-y))
 UNIT_TESTS := $(addprefix $(O)/tests/unit/,$(unit-tests-y))

@@ -12,22 +12,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "egress.h"
 #include "env.h"
 #include "launch.h"
 #include "mount.h"
+#include "nat.h"
 #include "net.h"
 #include "ns.h"
+#include "publish.h"
 #include "seccomp.h"
 #include "state.h"
 #include "supervise.h"
@@ -43,6 +50,16 @@ struct sandbox {
 	struct moat_mount_plan plan;
 	struct moat_seccomp *seccomp;
 	struct moat_cgroup *cgroup;
+	struct moat_egress *egress;	  /* mode = veth: the allow-list, attached to the cgroup */
+	struct moat_net_lease lease;	  /* mode = veth: its /30 */
+	bool leased, veth_created, nat_added;
+	struct moat_publisher *publisher; /* published ports, bound before the claim */
+	struct moat_audit_log *audit;	  /* /var/log/moat/NAME.jsonl, from the claim on */
+	uint64_t cgroup_id;		  /* of the cgroup2 directory; 0 without one */
+	json_object *degraded;		  /* layers --allow-degraded let fail (array) */
+	int clients_timer;		  /* published ports: clients.json once a second */
+	uint64_t clients_seen;		  /* what clients.json last showed (a checksum) */
+	uint64_t events_lost;		  /* denials the ring had no room for, as logged */
 	struct moat_strv env;
 	char *passwd;
 	char *group;
@@ -144,8 +161,25 @@ static int init_close_fds(int keep, struct moat_error *err)
 	return 0;
 }
 
+/* ICMP echo through unprivileged ping sockets for the sandbox's group, so an
+ * "icmp" egress rule can be used without CAP_NET_RAW; the egress programs
+ * decide every echo like any other packet. Written while init still sees
+ * the host's /proc: /proc/sys/net belongs to the writer's netns. */
+static int init_allow_ping(gid_t gid, struct moat_error *err)
+{
+	const char *path = "/proc/sys/net/ipv4/ping_group_range";
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	char range[32];
+	int n = snprintf(range, sizeof(range), "%u %u", gid, gid);
+
+	if (fd < 0 || moat_write_all(fd, range, (size_t)n) < 0)
+		return moat_error_errno(err, "write %s", path);
+	return 0;
+}
+
 static int init_setup(struct sandbox *sb, struct moat_error *err)
 {
+	bool veth = sb->policy->net_mode == MOAT_NET_VETH;
 	int fd = sb->sync[1];
 	const char *hostname = sb->policy->hostname ? sb->policy->hostname : sb->opts->name;
 
@@ -157,6 +191,8 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	if (init_wait_for(fd, MOAT_SYNC_GO, err) < 0)
 		return -1;
 	if (moat_ns_set_hostname(hostname, err) < 0)
+		return -1;
+	if (veth && init_allow_ping(sb->policy->gid, err) < 0)
 		return -1;
 	if (moat_mount_apply(&sb->plan, err) < 0)
 		return -1;
@@ -171,6 +207,9 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	 * Nothing of the command runs before that, and the new cgroup namespace
 	 * is rooted at the sandbox's own cgroups. */
 	if (init_wait_for(fd, MOAT_SYNC_JOINED, err) < 0)
+		return -1;
+	/* The supervisor made the veth pair before JOINED; eth0 is ours now. */
+	if (veth && moat_net_veth_configure_inside(&sb->lease, err) < 0)
 		return -1;
 	return moat_ns_enter_cgroup(err);
 }
@@ -280,17 +319,6 @@ static int hash_policy(struct sandbox *sb, struct moat_error *err)
 	return moat_sha256_hex(sb->policy_text, strlen(sb->policy_text), sb->policy_sha256, err);
 }
 
-/* Fail closed: a policy asking for a layer this moat cannot apply does not run. */
-static int check_enforceable(const struct moat_policy *p, struct moat_error *err)
-{
-	if (p->net_mode == MOAT_NET_VETH)
-		return moat_error_set(err, 0, "[network] mode = veth cannot be enforced by this "
-				      "moat yet (use --net none)");
-	if (p->n_publish)
-		return moat_error_set(err, 0, "[network] publish is not available in this moat yet");
-	return 0;
-}
-
 static int build_seccomp(struct sandbox *sb, struct moat_error *err)
 {
 	_cleanup_free_ char *dir = moat_strdup_printf("%s/seccomp", moat_policy_dir());
@@ -300,15 +328,26 @@ static int build_seccomp(struct sandbox *sb, struct moat_error *err)
 	return moat_seccomp_build(sb->policy, dir, &sb->seccomp, err);
 }
 
+/* Rules resolved (hostnames, model:NAME) and published ports bound now:
+ * an unknown host or a taken port fails before anything exists. */
+static int prepare_network(struct sandbox *sb, struct moat_error *err)
+{
+	const struct moat_policy *p = sb->policy;
+
+	if (p->net_mode == MOAT_NET_VETH &&
+	    moat_egress_prepare(p, "/etc/resolv.conf", &sb->egress, err) < 0)
+		return -1;
+	if (p->n_publish && moat_publish_open(p->publish, p->n_publish, &sb->publisher, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int prepare(struct sandbox *sb, struct moat_error *err)
 {
 	const struct moat_policy *p = sb->policy;
 	_cleanup_free_ char *root = NULL;
 	bool tty = isatty(0) || isatty(1) || isatty(2);
 
-	/* Cheapest first: a layer that cannot be applied needs no plan. */
-	if (check_enforceable(p, err) < 0)
-		return -1;
 	if (make_identity(sb, err) < 0)
 		return -1;
 	if (hash_policy(sb, err) < 0)
@@ -320,7 +359,9 @@ static int prepare(struct sandbox *sb, struct moat_error *err)
 		return moat_error_errno(err, "plan the sandbox root");
 	if (moat_mount_plan_build(p, root, sb->passwd, sb->group, tty, &sb->plan, err) < 0)
 		return -1;
-	return build_seccomp(sb, err);
+	if (build_seccomp(sb, err) < 0)
+		return -1;
+	return prepare_network(sb, err);
 }
 
 static int claim(struct sandbox *sb, struct moat_error *err)
@@ -330,7 +371,10 @@ static int claim(struct sandbox *sb, struct moat_error *err)
 	sb->claimed = true;
 	if (mkdir(sb->plan.root, 0700) < 0)
 		return moat_error_errno(err, "mkdir %s", sb->plan.root);
-	return moat_state_write_file(&sb->state, "policy.ini", sb->policy_text, err);
+	if (moat_state_write_file(&sb->state, "policy.ini", sb->policy_text, err) < 0)
+		return -1;
+	/* From here on, even a failed launch leaves its "stop" event. */
+	return moat_audit_open(sb->opts->name, &sb->audit, err);
 }
 
 /* The cgroup exists, limits and device rules applied, before any task joins;
@@ -339,6 +383,7 @@ static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 {
 	struct moat_strv paths = {0};
 	json_object *arr;
+	struct stat st;
 
 	if (moat_cgroup_create(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
 		return -1;
@@ -349,7 +394,136 @@ static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 		json_object_array_add(arr, json_object_new_string(paths.v[i]));
 	moat_strv_clear(&paths);
 	json_object_object_add(sb->state.json, "cgroups", arr);
+	/* A cgroup2 directory's inode number is its cgroup id: the key of the
+	 * sandbox's BPF map entries (egress, accounting). */
+	if (moat_cgroup_v2_fd(sb->cgroup) >= 0 && fstat(moat_cgroup_v2_fd(sb->cgroup), &st) == 0)
+		sb->cgroup_id = st.st_ino;
+	json_object_object_add(sb->state.json, "cgroup_id", json_object_new_uint64(sb->cgroup_id));
 	return moat_state_save(&sb->state, err);
+}
+
+static json_object *limit_json(uint64_t limit)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "limit", json_object_new_uint64(limit));
+	json_object_object_add(o, "applied", json_object_new_boolean(true));
+	return o;
+}
+
+/* What is in force, for `moat status`: everything the launch applied (a
+ * layer that failed would have stopped it, unless degraded). */
+static void record_guarantees(struct sandbox *sb)
+{
+	const struct moat_policy *p = sb->policy;
+	static const char *const namespaces[] = {"mount", "pid", "net", "uts", "ipc", "cgroup"};
+	static const char *const actions[] = {[MOAT_SECCOMP_ERRNO] = "errno",
+					      [MOAT_SECCOMP_KILL] = "kill",
+					      [MOAT_SECCOMP_LOG] = "log"};
+	json_object *g = json_object_new_object(), *ns = json_object_new_array(), *o;
+
+	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
+		json_object_array_add(ns, json_object_new_string(namespaces[i]));
+	json_object_object_add(g, "namespaces", ns);
+	json_object_object_add(g, "memory", limit_json(p->memory));
+	json_object_object_add(g, "cpus", limit_json(p->cpus_milli));
+	json_object_object_add(g, "pids", limit_json(p->pids));
+	o = json_object_new_object();
+	json_object_object_add(o, "applied", json_object_new_boolean(true));
+	json_object_object_add(o, "rules", json_object_new_uint64(p->n_devices));
+	json_object_object_add(g, "devices", o);
+	o = json_object_new_object();
+	json_object_object_add(o, "profile", json_object_new_string(p->seccomp_profile));
+	json_object_object_add(o, "action", json_object_new_string(actions[p->seccomp_action]));
+	json_object_object_add(o, "applied", json_object_new_boolean(strcmp(p->seccomp_profile,
+									   "none") != 0));
+	json_object_object_add(g, "seccomp", o);
+	o = json_object_new_object();
+	json_object_object_add(o, "applied", json_object_new_boolean(sb->egress != NULL));
+	if (!sb->egress)
+		json_object_object_add(o, "why", json_object_new_string("mode none: no network"));
+	json_object_object_add(g, "egress", o);
+	o = json_object_new_object();
+	json_object_object_add(o, "applied", json_object_new_boolean(false));
+	if (!p->accounting)
+		json_object_object_add(o, "why", json_object_new_string("accounting = no"));
+	json_object_object_add(g, "accounting", o);
+	json_object_object_add(g, "degraded", sb->degraded ? json_object_get(sb->degraded)
+							   : json_object_new_array());
+	json_object_object_add(sb->state.json, "guarantees", g);
+}
+
+static json_object *network_json(const struct sandbox *sb, uint64_t cgroup_id)
+{
+	const struct moat_net_lease *l = &sb->lease;
+	char addr[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN];
+	json_object *net = json_object_new_object();
+
+	inet_ntop(AF_INET, &l->sandbox, addr, sizeof(addr));
+	inet_ntop(AF_INET, &l->host, host, sizeof(host));
+	json_object_object_add(net, "mode", json_object_new_string("veth"));
+	json_object_object_add(net, "address", json_object_new_string(addr));
+	json_object_object_add(net, "host_address", json_object_new_string(host));
+	json_object_object_add(net, "prefix", json_object_new_int(l->prefix));
+	json_object_object_add(net, "host_ifname", json_object_new_string(l->host_ifname));
+	json_object_object_add(net, "nat", json_object_new_boolean(sb->policy->nat));
+	json_object_object_add(net, "cgroup_id", json_object_new_uint64(cgroup_id));
+	json_object_object_add(net, "egress_rules",
+			       json_object_new_uint64(moat_egress_n_rules(sb->egress)));
+	return net;
+}
+
+/* mode = veth: a /30 from the pool and the egress programs on the cgroup,
+ * before init is cloned into it. Recorded before they exist, so gc finds
+ * the lease, the veth name and the map entries if we die from here on. */
+static int make_network(struct sandbox *sb, struct moat_error *err)
+{
+	int cgroup_fd = moat_cgroup_v2_fd(sb->cgroup);
+
+	if (sb->policy->net_mode != MOAT_NET_VETH)
+		return 0;
+	if (cgroup_fd < 0 || sb->cgroup_id == 0)
+		return moat_error_set(err, EOPNOTSUPP, "mode = veth needs a cgroup2 directory for "
+				      "the egress programs");
+	if (moat_net_lease_acquire(sb->opts->name, &sb->policy->pool, &sb->lease, err) < 0)
+		return -1;
+	sb->leased = true;
+	json_object_object_add(sb->state.json, "network", network_json(sb, sb->cgroup_id));
+	if (moat_state_save(&sb->state, err) < 0)
+		return -1;
+	return moat_egress_attach(sb->egress, cgroup_fd, sb->lease.sandbox.s_addr, err);
+}
+
+/* While init builds its root: its end of the veth, NAT, published ports. */
+static int connect_network(struct sandbox *sb, struct moat_error *err)
+{
+	_cleanup_close_ int netns = -EBADF;
+	struct rlimit nofile;
+	char path[64];
+
+	if (sb->leased) {
+		if (moat_net_veth_create(&sb->lease, sb->init_pid, err) < 0)
+			return -1;
+		sb->veth_created = true;
+		if (sb->policy->nat) {
+			if (moat_nat_add(&sb->lease.sandbox, err) < 0)
+				return -1;
+			sb->nat_added = true;
+		}
+	}
+	if (!sb->publisher)
+		return 0;
+	/* Two fds per forwarded connection: the supervisor alone (init has
+	 * been cloned with the caller's limit) may use all the hard limit. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", sb->init_pid);
+	netns = open(path, O_RDONLY | O_CLOEXEC);
+	if (netns < 0)
+		return moat_error_errno(err, "open %s", path);
+	return moat_publish_start(sb->publisher, netns, err);
 }
 
 /* Detached: stdio goes to the log, which outlives the sandbox. */
@@ -424,6 +598,8 @@ static int join_cgroups(struct sandbox *sb, struct moat_error *err)
 {
 	if (moat_sync_send(sb->sync[0], MOAT_SYNC_GO, 0, NULL) < 0)
 		return moat_error_errno(err, "start the sandbox");
+	if (connect_network(sb, err) < 0)
+		return -1;
 	if (moat_cgroup_enter(sb->cgroup, sb->init_pid, sb->in_cgroup2, err) < 0)
 		return -1;
 	if (moat_sync_send(sb->sync[0], MOAT_SYNC_JOINED, 0, NULL) < 0)
@@ -474,12 +650,26 @@ static int record_running(struct sandbox *sb, struct moat_error *err)
 	struct moat_error ignored;
 	char path[64];
 
+	struct moat_audit_start start = {
+		.tier = sb->policy->tier,
+		.policy = sb->opts->policy_path ? sb->opts->policy_path : sb->policy->source,
+		.policy_sha256 = sb->policy_sha256,
+		.pid = sb->init_pid,
+		.uid = sb->policy->uid,
+		.gid = sb->policy->gid,
+		.argv = sb->opts->argv,
+	};
+
 	json_object_object_add(j, "pid", json_object_new_int(sb->init_pid));
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", sb->init_pid, sb->init_pid);
-	if (moat_read_file(path, 4096, &buf, NULL, &ignored) == 0 && atoi(buf) > 0)
-		json_object_object_add(j, "command_pid", json_object_new_int(atoi(buf)));
+	if (moat_read_file(path, 4096, &buf, NULL, &ignored) == 0 && atoi(buf) > 0) {
+		start.command_pid = atoi(buf);
+		json_object_object_add(j, "command_pid", json_object_new_int(start.command_pid));
+	}
 	json_object_object_add(j, "status", json_object_new_string("running"));
-	return moat_state_save(&sb->state, err);
+	if (moat_state_save(&sb->state, err) < 0)
+		return -1;
+	return moat_audit_start(sb->audit, &start, err);
 }
 
 /* Waits for init's report on the exec. Returns 0 once the command runs. */
@@ -526,8 +716,30 @@ static void notify(const struct sandbox *sb, int code, const struct moat_error *
 	close(sb->opts->notify_fd);
 }
 
-/* Teardown mirrors setup and runs whatever state was reached. */
-static void teardown(struct sandbox *sb)
+/* Mirrors make_network and connect_network; each step runs if its setup did. */
+static void release_network(struct sandbox *sb)
+{
+	struct moat_error ignored;
+
+	moat_publish_free(sb->publisher);
+	sb->publisher = NULL;
+	moat_egress_free(sb->egress);
+	sb->egress = NULL;
+	if (sb->nat_added)
+		moat_nat_remove(&sb->lease.sandbox, &ignored);
+	sb->nat_added = false;
+	if (sb->veth_created)
+		moat_net_veth_delete(sb->lease.host_ifname, &ignored);
+	sb->veth_created = false;
+	if (sb->leased)
+		moat_net_lease_release(&sb->lease);
+	sb->leased = false;
+}
+
+/* Teardown mirrors setup and runs whatever state was reached. The audit
+ * log's "stop" comes before the state goes: `moat events --follow` ends
+ * when the state does, and must have printed it. */
+static void teardown(struct sandbox *sb, int code, const struct moat_error *failure)
 {
 	struct moat_error ignored;
 
@@ -537,6 +749,7 @@ static void teardown(struct sandbox *sb)
 		waitpid(sb->init_pid, NULL, 0);
 		sb->init_pid = 0;
 	}
+	release_network(sb);
 	if (sb->cgroup && moat_cgroup_destroy(sb->cgroup, &ignored) < 0) {
 		/* The recorded paths stay for moat gc, and so does the state. */
 		moat_error_print(&ignored, stderr);
@@ -544,12 +757,19 @@ static void teardown(struct sandbox *sb)
 		moat_state_release(&sb->state);
 	}
 	sb->cgroup = NULL;
+	if (sb->audit)
+		moat_audit_stop(sb->audit, code, failure && failure->msg[0] ? failure->msg : NULL,
+				&ignored);
+	moat_audit_close(sb->audit);
+	sb->audit = NULL;
 	if (sb->claimed)
 		moat_state_remove(&sb->state, &ignored);
 	moat_seccomp_free(sb->seccomp);
 	moat_closep(&sb->sync[0]);
 	moat_closep(&sb->sync[1]);
 	moat_closep(&sb->sigfd);
+	moat_closep(&sb->clients_timer);
+	json_object_put(sb->degraded);
 	moat_mount_plan_free(&sb->plan);
 	moat_strv_clear(&sb->env);
 	free(sb->passwd);
@@ -558,8 +778,218 @@ static void teardown(struct sandbox *sb)
 	sigprocmask(SIG_SETMASK, &sb->saved_mask, NULL);
 }
 
+/* A publisher that could not return to the host's netns would serve the
+ * host's clients from inside the sandbox's: stop rather than go on. */
+static void serve_published(void *data)
+{
+	struct sandbox *sb = data;
+	struct moat_error err;
+
+	if (moat_publish_dispatch(sb->publisher, &err) == 0)
+		return;
+	moat_error_prefix(&err, "%s", sb->opts->name);
+	moat_error_print(&err, stderr);
+	kill(sb->init_pid, SIGKILL);
+}
+
+static const char *hook_name(uint8_t hook)
+{
+	static const char *const names[] = {
+		[MOAT_HOOK_CONNECT4] = "connect4", [MOAT_HOOK_CONNECT6] = "connect6",
+		[MOAT_HOOK_SENDMSG4] = "sendmsg4", [MOAT_HOOK_SENDMSG6] = "sendmsg6",
+		[MOAT_HOOK_EGRESS] = "egress",
+	};
+
+	return hook < ARRAY_SIZE(names) && names[hook] ? names[hook] : "unknown";
+}
+
+static const char *proto_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: snprintf(buf, len, "%u", proto); return buf;
+	}
+}
+
+/* IPv4 hooks, and v4-mapped packets, are logged as IPv4; an AF_INET6
+ * socket's v4-mapped destination keeps the form it was given in. */
+static void on_denial(const struct moat_denial *d, void *data)
+{
+	struct sandbox *sb = data;
+	struct moat_audit_denial a = {
+		.ktime_ns = d->boot_ns,
+		.pid = d->pid,
+		.hook = hook_name(d->hook),
+		.port = d->port,
+	};
+	bool mapped = d->addr[0] == 0 && d->addr[1] == 0 && d->addr[2] == htonl(0xffff);
+	bool v4 = d->hook == MOAT_HOOK_CONNECT4 || d->hook == MOAT_HOOK_SENDMSG4 ||
+		  (d->hook == MOAT_HOOK_EGRESS && mapped);
+	struct moat_error ignored;
+	char proto[8];
+
+	a.proto = proto_name(d->proto, proto, sizeof(proto));
+	if (d->pid)
+		memcpy(a.comm, d->comm, sizeof(a.comm));
+	a.family = v4 ? AF_INET : AF_INET6;
+	if (v4)
+		memcpy(a.addr, &d->addr[3], 4);
+	else
+		memcpy(a.addr, d->addr, 16);
+	moat_audit_denial(sb->audit, &a, &ignored);
+}
+
+/* Denials the ring buffer had no room for leave a "lost" event: a gap in
+ * the evidence is recorded, not silent. */
+static void log_lost(struct sandbox *sb)
+{
+	struct moat_net_counters c;
+	struct moat_error ignored;
+
+	if (moat_egress_counters(sb->egress, &c, &ignored) < 0 || c.events_lost <= sb->events_lost)
+		return;
+	moat_audit_lost(sb->audit, c.events_lost - sb->events_lost, &ignored);
+	sb->events_lost = c.events_lost;
+}
+
+static void serve_denials(void *data)
+{
+	struct sandbox *sb = data;
+
+	if (moat_egress_events_consume(sb->egress, on_denial, sb) > 0)
+		log_lost(sb);
+}
+
+#define CLIENTS_SHOWN 64
+
+struct client_row {
+	char address[INET6_ADDRSTRLEN];
+	uint64_t connections, bytes_in, bytes_out;
+};
+
+struct client_rows {
+	struct client_row *v;
+	size_t n, cap;
+	uint64_t checksum;
+};
+
+static void add_client(const struct sockaddr_storage *client, uint64_t connections,
+		       uint64_t bytes_in, uint64_t bytes_out, void *data)
+{
+	struct client_rows *rows = data;
+	struct client_row *r;
+
+	rows->checksum += connections * 1000003 + bytes_in * 31 + bytes_out;
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+		struct client_row *v = reallocarray(rows->v, cap, sizeof(*v));
+
+		if (!v)
+			return;
+		rows->v = v;
+		rows->cap = cap;
+	}
+	r = &rows->v[rows->n++];
+	if (client->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)client)->sin6_addr, r->address,
+			  sizeof(r->address));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)client)->sin_addr, r->address,
+			  sizeof(r->address));
+	r->connections = connections;
+	r->bytes_in = bytes_in;
+	r->bytes_out = bytes_out;
+}
+
+static int client_cmp(const void *a, const void *b)
+{
+	const struct client_row *x = a, *y = b;
+
+	if (x->connections != y->connections)
+		return x->connections > y->connections ? -1 : 1;
+	return x->bytes_in == y->bytes_in ? 0 : x->bytes_in > y->bytes_in ? -1 : 1;
+}
+
+/* Once a second while clients come: the busiest clients of the published
+ * ports into clients.json, where `moat status` reads them (one client making
+ * thousands of requests, model extraction, stands out). */
+static void serve_clients_tick(void *data)
+{
+	struct sandbox *sb = data;
+	struct client_rows rows = {0};
+	struct moat_error ignored;
+	json_object *root, *arr;
+	uint64_t ticks;
+
+	if (read(sb->clients_timer, &ticks, sizeof(ticks)) < 0)
+		return;
+	moat_publish_for_each_client(sb->publisher, add_client, &rows);
+	if (rows.checksum == sb->clients_seen) {
+		free(rows.v);
+		return;
+	}
+	sb->clients_seen = rows.checksum;
+	qsort(rows.v, rows.n, sizeof(*rows.v), client_cmp);
+	root = json_object_new_object();
+	arr = json_object_new_array();
+	for (size_t i = 0; i < rows.n && i < CLIENTS_SHOWN; i++) {
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "address", json_object_new_string(rows.v[i].address));
+		json_object_object_add(c, "connections", json_object_new_uint64(rows.v[i].connections));
+		json_object_object_add(c, "bytes_in", json_object_new_uint64(rows.v[i].bytes_in));
+		json_object_object_add(c, "bytes_out", json_object_new_uint64(rows.v[i].bytes_out));
+		json_object_array_add(arr, c);
+	}
+	json_object_object_add(root, "clients", arr);
+	json_object_object_add(root, "active_connections",
+			       json_object_new_uint64(moat_publish_active(sb->publisher)));
+	moat_state_write_file(&sb->state, "clients.json",
+			      json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), &ignored);
+	json_object_put(root);
+	free(rows.v);
+}
+
+static int start_clients_timer(struct sandbox *sb)
+{
+	struct itimerspec every_second = {.it_interval = {1, 0}, .it_value = {1, 0}};
+
+	sb->clients_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sb->clients_timer < 0 || timerfd_settime(sb->clients_timer, 0, &every_second, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* Until init is reaped: signals, published ports, denials for the audit log. */
+static int supervise(struct sandbox *sb)
+{
+	struct moat_watch watches[3];
+	size_t n = 0;
+	int code;
+
+	if (sb->publisher) {
+		watches[n++] = (struct moat_watch){moat_publish_fd(sb->publisher), serve_published,
+						   sb};
+		if (start_clients_timer(sb) == 0)
+			watches[n++] = (struct moat_watch){sb->clients_timer, serve_clients_tick, sb};
+	}
+	if (moat_egress_events_fd(sb->egress) >= 0)
+		watches[n++] = (struct moat_watch){moat_egress_events_fd(sb->egress), serve_denials,
+						   sb};
+	code = moat_supervise(sb->init_pid, sb->sigfd, sb->sync[0], watches, n);
+	/* Denials made just before the end still reach the log. */
+	serve_denials(sb);
+	if (sb->egress)
+		log_lost(sb);
+	return code;
+}
+
 static void report_oom(const struct sandbox *sb)
 {
+	struct moat_error ignored;
 	uint64_t kills = 0;
 	char limit[32];
 
@@ -567,10 +997,14 @@ static void report_oom(const struct sandbox *sb)
 		return;
 	moat_format_size(sb->policy->memory, limit, sizeof(limit));
 	fprintf(stderr, "moat: %s: out of memory (limit %s), killed\n", sb->opts->name, limit);
+	moat_audit_oom(sb->audit, sb->policy->memory, kills, &ignored);
 }
 
 static void log_exit(const struct sandbox *sb, int code)
 {
+	struct moat_error ignored;
+
+	moat_audit_exit(sb->audit, code, &ignored);
 	if (sb->opts->detach)
 		fprintf(stderr, "moat: %s: exited with status %d\n", sb->opts->name, code);
 }
@@ -582,6 +1016,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		.policy = opts->policy,
 		.sync = {-EBADF, -EBADF},
 		.sigfd = -EBADF,
+		.clients_timer = -EBADF,
 		.state = {.dirfd = -EBADF},
 	};
 	int code = MOAT_EXIT_LAUNCH;
@@ -599,6 +1034,10 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	record_identity(&sb);
 	if (make_cgroup(&sb, err) < 0)
 		goto fail;
+	/* Egress enforced and syscalls counted before any task joins the cgroup. */
+	if (make_network(&sb, err) < 0)
+		goto fail;
+	record_guarantees(&sb);
 	/* Block before clone: a signal must not slip between start and supervision. */
 	if (block_signals(&sb, err) < 0)
 		goto fail;
@@ -611,15 +1050,15 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	if (record_running(&sb, err) < 0)
 		goto fail;
 	notify(&sb, 0, NULL);
-	code = moat_supervise(sb.init_pid, sb.sigfd, sb.sync[0]);
+	code = supervise(&sb);
 	sb.init_pid = 0; /* reaped by moat_supervise */
 	report_oom(&sb);
 	log_exit(&sb, code);
-	teardown(&sb);
+	teardown(&sb, code, NULL);
 	return code;
 fail:
 	notify(&sb, code, err);
-	teardown(&sb);
+	teardown(&sb, code, err);
 	return code;
 }
 
@@ -633,12 +1072,38 @@ int moat_sandbox_name_generate(const char *tier, char *buf, size_t len, struct m
 	return 0;
 }
 
+/* gc of a dead sandbox's network: every step is idempotent. */
+static int collect_network(const char *name, json_object *net, struct moat_error *err)
+{
+	json_object *v;
+	struct in_addr addr;
+	const char *address = NULL;
+
+	if (json_object_object_get_ex(net, "cgroup_id", &v) &&
+	    moat_egress_collect(json_object_get_uint64(v), err) < 0)
+		return -1;
+	if (json_object_object_get_ex(net, "address", &v))
+		address = json_object_get_string(v);
+	if (address && inet_pton(AF_INET, address, &addr) == 1 &&
+	    json_object_object_get_ex(net, "nat", &v) && json_object_get_boolean(v) &&
+	    moat_nat_remove(&addr, err) < 0)
+		return -1;
+	if (json_object_object_get_ex(net, "host_ifname", &v) &&
+	    moat_net_veth_delete(json_object_get_string(v), err) < 0)
+		return -1;
+	if (address && moat_net_lease_release_addr(address, name, err) < 0)
+		return -1;
+	return 0;
+}
+
 int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err)
 {
 	struct moat_strv paths = {0};
-	json_object *arr;
+	json_object *arr, *net;
 	int r;
 
+	if (json_object_object_get_ex(state, "network", &net) && collect_network(name, net, err) < 0)
+		return -1;
 	if (!json_object_object_get_ex(state, "cgroups", &arr))
 		return 0;
 	for (size_t i = 0; i < json_object_array_length(arr); i++)

@@ -17,6 +17,7 @@ struct moat_launch_opts {
 	char *const *argv;	     /* the command, argv[0] looked up in the sandbox's PATH */
 	char *const *caller_env;     /* where [env] pass takes values from */
 	bool detach;		     /* stdio to the log; report the start on notify_fd */
+	bool allow_degraded;	     /* accounting may fail: recorded, shown by status */
 	int notify_fd;		     /* detach: receives one struct moat_launch_report; else -1 */
 };
 

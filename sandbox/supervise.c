@@ -71,18 +71,29 @@ static int read_signal(int sigfd)
 	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : -1;
 }
 
-int moat_supervise(pid_t init_pid, int sigfd, int sync_fd)
+#define WATCHES_MAX 8
+
+int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_watch *watches,
+		   size_t n_watches)
 {
-	struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = sync_fd, .events = POLLIN}};
+	struct pollfd fds[2 + WATCHES_MAX] = {{.fd = sigfd, .events = POLLIN},
+					      {.fd = sync_fd, .events = POLLIN}};
 	bool have_status = false;
 	int command_status = 0, init_status = 0;
 
+	if (n_watches > WATCHES_MAX)
+		n_watches = WATCHES_MAX;
+	for (size_t i = 0; i < n_watches; i++)
+		fds[2 + i] = (struct pollfd){.fd = watches[i].fd, .events = POLLIN};
 	for (;;) {
-		if (poll(fds, fds[1].fd >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(fds, 2 + n_watches, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		for (size_t i = 0; i < n_watches; i++)
+			if (fds[2 + i].revents)
+				watches[i].ready(watches[i].data);
 		if (fds[1].fd >= 0 && fds[1].revents) {
 			struct moat_sync_msg msg;
 			int r = moat_sync_recv(sync_fd, &msg);
@@ -91,7 +102,7 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd)
 				command_status = msg.status;
 				have_status = true;
 			} else if (r <= 0) {
-				fds[1].fd = -1; /* init is exiting; its SIGCHLD follows */
+				fds[1].fd = -1; /* init is exiting; its SIGCHLD follows; poll skips it */
 			}
 		}
 		if (fds[0].revents) {

@@ -40,12 +40,22 @@ void moat_forwarded_signals(sigset_t *set);
 /* Exit status for a raw wait status: the code, or 128+N for signal N. */
 int moat_exit_code(int wait_status);
 
+/* Another fd the supervisor serves while the sandbox runs (published ports,
+ * the denial ring buffer): ready(data) is called when fd is readable. */
+struct moat_watch {
+	int fd;
+	void (*ready)(void *data);
+	void *data;
+};
+
 /*
- * Supervisor: forwards signals arriving on sigfd to init_pid, collects the
- * command's status from sync_fd and returns once init has been reaped:
- * the command's exit status, or 128+N when init itself was killed.
+ * Supervisor: forwards signals arriving on sigfd to init_pid, serves the
+ * watches, collects the command's status from sync_fd and returns once init
+ * has been reaped: the command's exit status, or 128+N when init itself was
+ * killed.
  */
-int moat_supervise(pid_t init_pid, int sigfd, int sync_fd);
+int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_watch *watches,
+		   size_t n_watches);
 
 /*
  * Init: forwards signals to the command, reaps every process that gets

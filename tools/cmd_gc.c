@@ -4,9 +4,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "egress.h"
 #include "launch.h"
 #include "moat.h"
+#include "nat.h"
 #include "state.h"
+
+/* What sandboxes share on the host (the pinned egress programs and maps, the
+ * NAT table) is a cache kept between launches: gone once none runs. */
+static int release_shared(const struct moat_strv *names, struct moat_error *err)
+{
+	for (size_t i = 0; i < names->n; i++)
+		if (moat_state_alive(names->v[i]))
+			return 0;
+	if (moat_egress_unpin(err) < 0)
+		return -1;
+	return moat_nat_cleanup_if_unused(err);
+}
 
 int cmd_gc(int argc, char **argv)
 {
@@ -34,6 +48,11 @@ int cmd_gc(int argc, char **argv)
 		} else if (r > 0) {
 			printf("collected %s\n", names.v[i]);
 		}
+	}
+	moat_strv_clear(&names);
+	if (moat_state_list(&names, &err) < 0 || release_shared(&names, &err) < 0) {
+		moat_error_print(&err, stderr);
+		code = MOAT_EXIT_FAILURE;
 	}
 	moat_strv_clear(&names);
 	return code;

@@ -21,6 +21,7 @@ struct run_args {
 	const char *policy_path;
 	const char *tier;
 	bool detach;
+	bool allow_degraded;
 	struct moat_strv overrides; /* "section\0key\0value" triples, flattened */
 };
 
@@ -34,6 +35,8 @@ static void run_usage(FILE *f)
 	      "                           then letters, digits, '_', '.', '-' (default TIER-RANDOM)\n"
 	      "  -p, --policy FILE        policy file (its [sandbox] tier is the base)\n"
 	      "  -t, --tier TIER          use tier TIER (public, internal, critical) as the policy\n"
+	      "      --allow-degraded     run even if syscall accounting cannot be set up (shown\n"
+	      "                           by moat status); every other layer always fails closed\n"
 	      "  -d, --detach             return once COMMAND runs; print the name; output goes\n"
 	      "                           to /var/log/moat/NAME.log\n"
 	      "Overrides of policy keys:\n"
@@ -44,7 +47,11 @@ static void run_usage(FILE *f)
 	      "      --cpus N             CPU quota (e.g. 1.5)\n"
 	      "      --pids N             process limit\n"
 	      "      --net none|veth      network mode; none also turns off nat and egress rules\n"
-	      "      --allow RULE         allow egress to RULE (e.g. '10.0.0.0/8 tcp/443')\n"
+	      "      --allow RULE         allow egress to RULE (e.g. '10.0.0.0/8 tcp/443',\n"
+	      "                           'model:NAME tcp/9000'; needs --net veth)\n"
+	      "      --publish [HOSTIP:]HOSTPORT:PORT\n"
+	      "                           serve the sandbox's 127.0.0.1:PORT on HOSTIP:HOSTPORT\n"
+	      "                           (default 127.0.0.1)\n"
 	      "  -h, --help               show this help\n"
 	      "\n"
 	      "Exit status: COMMAND's own; 125 moat failed; 126 COMMAND not executable;\n"
@@ -54,7 +61,8 @@ static void run_usage(FILE *f)
 	      "  moat run -- /bin/sh -c 'id; hostname'\n"
 	      "  moat run --tier internal --net none --bind /srv/models:/models --env HF_HOME=/tmp -- \\\n"
 	      "      python3 /models/serve.py\n"
-	      "  moat run -d --name clf --policy /etc/moat/clf.ini -- /usr/bin/clf-server\n",
+	      "  moat run -d --name clf --policy /etc/moat/clf.ini -- /usr/bin/clf-server\n"
+	      "  moat run -d --name emb --tier internal --publish 8080:8000 -- /srv/emb/serve\n",
 	      f);
 }
 
@@ -105,7 +113,7 @@ static int add_net(struct run_args *a, const char *mode)
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	enum { OPT_BIND = 256, OPT_ENV, OPT_USER, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_NET,
-	       OPT_ALLOW };
+	       OPT_ALLOW, OPT_PUBLISH, OPT_ALLOW_DEGRADED };
 	static const struct option opts[] = {
 		{"name", required_argument, NULL, 'n'},	  {"policy", required_argument, NULL, 'p'},
 		{"tier", required_argument, NULL, 't'},	  {"detach", no_argument, NULL, 'd'},
@@ -116,6 +124,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{"pids", required_argument, NULL, OPT_PIDS},
 		{"net", required_argument, NULL, OPT_NET},
 		{"allow", required_argument, NULL, OPT_ALLOW},
+		{"publish", required_argument, NULL, OPT_PUBLISH},
+		{"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
 		{0},
 	};
 	int c, r = 0;
@@ -138,6 +148,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case OPT_PIDS: r = add_override(a, "resources", "pids", optarg); break;
 		case OPT_NET: r = add_net(a, optarg); break;
 		case OPT_ALLOW: r = add_override(a, "network", "egress", optarg); break;
+		case OPT_PUBLISH: r = add_override(a, "network", "publish", optarg); break;
+		case OPT_ALLOW_DEGRADED: a->allow_degraded = true; break;
 		case '?':
 			if (optopt)
 				return moat_usage_error(-1, "run", "unknown option -%c", optopt);
@@ -292,6 +304,7 @@ int cmd_run(int argc, char **argv)
 		.argv = argv + optind,
 		.caller_env = environ,
 		.detach = a.detach,
+		.allow_degraded = a.allow_degraded,
 		.notify_fd = -1,
 	};
 	if (a.detach) {

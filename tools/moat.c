@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	      "  run [OPTIONS] -- CMD [ARG...]   start CMD in a new sandbox (see moat run --help)\n"
 	      "  stop NAME [--timeout S]         stop a sandbox: SIGTERM, SIGKILL after S seconds\n"
 	      "  ls [--json]                     list sandboxes\n"
+	      "  events NAME [-f] [--json]       a sandbox's audit log, also after it ended\n"
 	      "  gc                              remove what dead sandboxes left behind\n"
 	      "  policy check FILE...            validate policy files\n"
 	      "  policy show [--tier T | FILE]   print the effective policy after inheritance\n"
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 	      "      python3 /models/serve.py\n"
 	      "  moat ls --json\n"
 	      "  moat stop llm --timeout 5\n"
+	      "  moat events --follow llm\n"
 	      "  moat policy check policies/*.ini\n",
 	      f);
 }
@@ -62,7 +64,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{"run", cmd_run}, {"stop", cmd_stop},	  {"ls", cmd_ls},
-		{"gc", cmd_gc},	  {"policy", cmd_policy},
+		{"gc", cmd_gc},	  {"policy", cmd_policy}, {"events", cmd_events},
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 

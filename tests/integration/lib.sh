@@ -15,12 +15,17 @@ _tap_failed=0
 TMP=$(mktemp -d /tmp/moat-test.XXXXXX)
 # Sandboxes this file started (names), stopped on exit even when a test fails.
 _started=()
+# Host-side processes this file started (pids), killed on exit.
+_pids=()
 
 # Inside a sandbox the helpers are at /opt/t (bound read-only).
 HELPER_BIND=(--bind "$HELPERS:/opt/t")
 
 _cleanup() {
 	local n
+	for n in "${_pids[@]}"; do
+		kill "$n" 2>/dev/null && wait "$n" 2>/dev/null
+	done
 	for n in "${_started[@]}"; do
 		"$MOAT" stop --timeout 2 "$n" >/dev/null 2>&1 || true
 		rm -f "/var/log/moat/$n.log" # --detach's log outlives a sandbox, not a test
@@ -92,17 +97,31 @@ mdetach() {
 	"$MOAT" run --detach --name "$name" "${HELPER_BIND[@]}" "$@"
 }
 
-# Fails the file if a sandbox left state, mounts, cgroups or pins behind.
+# Fails the file if a sandbox left state, mounts, cgroups, veths, address
+# leases, map entries, NAT elements or (after gc) BPF pins behind.
 check_no_leaks() {
-	local what=""
+	local what="" m
 	if [ -d /run/moat ]; then
-		what+=$(find /run/moat -mindepth 1 -maxdepth 1 ! -name '*.lock' -printf ' state:%f' 2>/dev/null)
+		what+=$(find /run/moat -mindepth 1 -maxdepth 1 ! -name '*.lock' ! -name .net -printf ' state:%f' 2>/dev/null)
+		what+=$(find /run/moat/.net -mindepth 1 -printf ' lease:%f' 2>/dev/null)
 	fi
+	what+=$(ip -o link show 2>/dev/null | awk -F': ' '$2 ~ /^mt-/ {printf " veth:%s", $2}')
+	for m in /sys/fs/bpf/moat/egress-*/moat_sandboxes /sys/fs/bpf/moat/egress-*/moat_rules; do
+		[ -e "$m" ] || continue
+		[ "$(bpftool map dump pinned "$m" 2>/dev/null | grep -c '^key\|"key"')" = 0 ] ||
+			what+=" entries:${m##*/}"
+	done
+	if nft list set ip moat nat_sources 2>/dev/null | grep -q 'elements ='; then
+		what+=" nat"
+	fi
+	"$MOAT" gc >/dev/null 2>&1
+	[ -e /sys/fs/bpf/moat ] && what+=" pins"
+	nft list table ip moat >/dev/null 2>&1 && what+=" nat-table"
 	if grep -q ' /run/moat' /proc/self/mountinfo; then
 		what+=" mounts"
 	fi
 	what+=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 7 -type d -name 'moat*' -printf ' cgroup:%p' 2>/dev/null | head -c 300)
-	is "$what" "" "nothing left behind (state, mounts, cgroups)"
+	is "$what" "" "nothing left behind (state, mounts, cgroups, network, BPF)"
 }
 
 done_testing() {

@@ -58,11 +58,15 @@ struct {
 	__type(value, struct moat_net_counters);
 } moat_netstat SEC(".maps");
 
-/* One ring buffer per sandbox: its supervisor is the only reader. */
+/*
+ * Ring buffers in slots, one per running sandbox (its supervisor is the only
+ * reader). Slots are filled once and reused by later sandboxes: inserting
+ * into a map-in-map costs an RCU grace period, too slow for every launch.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, MOAT_SANDBOXES_MAX);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MOAT_RINGS_MAX);
+	__type(key, __u32);
 	__array(values, struct {
 		__uint(type, BPF_MAP_TYPE_RINGBUF);
 		__uint(max_entries, MOAT_EVENTS_BYTES);
@@ -139,11 +143,15 @@ static __always_inline bool rules_allow(const struct attempt *a)
 	return false;
 }
 
-static __always_inline void report(const struct attempt *a, struct moat_net_counters *c)
+static __always_inline void report(const struct attempt *a, const struct moat_sandbox_cfg *cfg,
+				   struct moat_net_counters *c)
 {
 	struct moat_denial *e;
-	void *rb = bpf_map_lookup_elem(&moat_events, &a->cgroup_id);
+	void *rb;
 
+	if (!cfg)
+		return;
+	rb = bpf_map_lookup_elem(&moat_events, &cfg->ring);
 	if (!rb)
 		return;
 	e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
@@ -223,7 +231,7 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 	remember(ctx->sk, a, allowed ? MOAT_VERDICT_ALLOWED : MOAT_VERDICT_NONE);
 	if (allowed)
 		return 1;
-	report(a, c);
+	report(a, cfg, c);
 	return 0;
 }
 
@@ -350,7 +358,7 @@ int handle_egress(struct __sk_buff *skb)
 {
 	struct attempt a = {.hook = MOAT_HOOK_EGRESS};
 	struct moat_sock_verdict *v = NULL;
-	struct moat_sandbox_cfg *cfg;
+	struct moat_sandbox_cfg *cfg = NULL;
 	struct moat_net_counters *c;
 	struct bpf_sock *sk, *full = NULL;
 	bool fragment;
@@ -379,13 +387,13 @@ int handle_egress(struct __sk_buff *skb)
 			return 1;
 		}
 	}
+	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (!parse_packet(skb, &a, &fragment))
 		goto deny;
 	if (v && v->verdict == MOAT_VERDICT_ALLOWED && same_destination(v, &a, fragment)) {
 		account_dest(a.cgroup_id, a.addr, v->port, a.proto, skb->len);
 		return 1;
 	}
-	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (cfg && (is_own(&a, cfg) || (!fragment && rules_allow(&a)))) {
 		remember(full, &a, MOAT_VERDICT_ALLOWED);
 		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len);
@@ -394,7 +402,7 @@ int handle_egress(struct __sk_buff *skb)
 deny:
 	if (c)
 		c->packets_denied++;
-	report(&a, c);
+	report(&a, cfg, c);
 	return 0;
 }
 

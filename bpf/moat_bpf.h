@@ -14,7 +14,8 @@
 /* Map capacities. LPM tries allocate per entry, so the cap costs nothing. */
 #define MOAT_RULES_MAX	   (1U << 20) /* all sandboxes' destination networks */
 #define MOAT_SANDBOXES_MAX 4096
-#define MOAT_EVENTS_BYTES  (256 * 1024) /* one ring buffer per sandbox */
+#define MOAT_EVENTS_BYTES  (256 * 1024) /* one ring buffer per running sandbox */
+#define MOAT_RINGS_MAX	   1024	/* ring slots: sandboxes with egress running at once */
 
 enum moat_proto_match {
 	MOAT_MATCH_ANY = 0,
@@ -61,7 +62,7 @@ struct moat_rule_value {
 /* Per sandbox, keyed by its cgroup2 id. No entry: every attempt is denied. */
 struct moat_sandbox_cfg {
 	__u32 addr4; /* its own veth address (network order), 0 without veth */
-	__u32 flags;
+	__u32 ring;  /* its slot in moat_events: the ring buffer its supervisor reads */
 };
 
 /* Per sandbox and CPU, summed by user space. */
@@ -107,6 +108,7 @@ struct moat_dest_key {
 	__u16 port;    /* host order, 0 when the protocol has none */
 	__u8 proto;    /* IPPROTO_* */
 	__u8 pad;
+	__u32 pad2;    /* explicit: hashed with the key, so it must be zero */
 };
 
 struct moat_dest_value {

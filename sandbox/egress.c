@@ -635,17 +635,102 @@ static int insert_counters(struct moat_egress *eg, struct moat_error *err)
 	return 0;
 }
 
-static int insert_ring(struct moat_egress *eg, struct moat_error *err)
+static int discard_sample(void *ctx, void *data, size_t size)
 {
-	eg->ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "moat_ev", 0, 0, MOAT_EVENTS_BYTES, NULL);
-	if (eg->ring_fd < 0)
-		return moat_error_errno(err, "create the denial ring buffer");
-	eg->ring = ring_buffer__new(eg->ring_fd, on_ring_sample, eg, NULL);
-	if (!eg->ring)
-		return moat_error_errno(err, "open the denial ring buffer");
-	if (bpf_map_update_elem(eg->objs.map[MAP_EVENTS], &eg->cgroup_id, &eg->ring_fd, BPF_ANY) < 0)
-		return moat_error_errno(err, "insert the denial ring buffer");
+	(void)ctx;
+	(void)data;
+	(void)size;
 	return 0;
+}
+
+/* Slots in use: the ring of every configured sandbox. */
+static int used_rings(int cfg_fd, bool used[MOAT_RINGS_MAX], struct moat_error *err)
+{
+	__u64 key, next;
+	void *prev = NULL;
+
+	memset(used, 0, MOAT_RINGS_MAX * sizeof(bool));
+	while (bpf_map_get_next_key(cfg_fd, prev, &next) == 0) {
+		struct moat_sandbox_cfg cfg;
+
+		if (bpf_map_lookup_elem(cfg_fd, &next, &cfg) == 0 && cfg.ring < MOAT_RINGS_MAX)
+			used[cfg.ring] = true;
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return moat_error_errno(err, "list the egress ring slots");
+	return 0;
+}
+
+/* The ring in slot, created and put there on its first use since the
+ * programs were loaded (that one insert waits for an RCU grace period). */
+static int ring_of_slot(int events_fd, __u32 slot, struct moat_error *err)
+{
+	__u32 id;
+	int fd;
+
+	if (bpf_map_lookup_elem(events_fd, &slot, &id) == 0) {
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			return moat_error_errno(err, "open denial ring %u", slot);
+		return fd;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "moat_ev", 0, 0, MOAT_EVENTS_BYTES, NULL);
+	if (fd < 0)
+		return moat_error_errno(err, "create a denial ring buffer");
+	if (bpf_map_update_elem(events_fd, &slot, &fd, BPF_ANY) < 0) {
+		moat_error_errno(err, "insert denial ring %u", slot);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Under the load lock: a free ring slot, then the config entry that claims
+ * it (and, last, turns on the sandbox's rules: until it exists every attempt
+ * is denied). */
+static int insert_cfg_and_ring(struct moat_egress *eg, uint32_t own4, struct moat_error *err)
+{
+	struct moat_sandbox_cfg cfg = {.addr4 = own4};
+	bool used[MOAT_RINGS_MAX];
+	int lock, r = -1;
+
+	lock = moat_bpf_lock(err);
+	if (lock < 0)
+		return -1;
+	if (used_rings(eg->objs.map[MAP_SANDBOXES], used, err) < 0)
+		goto out;
+	while (cfg.ring < MOAT_RINGS_MAX && used[cfg.ring])
+		cfg.ring++;
+	if (cfg.ring == MOAT_RINGS_MAX) {
+		moat_error_set(err, EBUSY, "all %d egress ring slots are in use", MOAT_RINGS_MAX);
+		goto out;
+	}
+	eg->ring_fd = ring_of_slot(eg->objs.map[MAP_EVENTS], cfg.ring, err);
+	if (eg->ring_fd < 0)
+		goto out;
+	eg->ring = ring_buffer__new(eg->ring_fd, discard_sample, eg, NULL);
+	if (!eg->ring) {
+		moat_error_errno(err, "open the denial ring buffer");
+		goto out;
+	}
+	/* A previous owner consumed all before it ended; drop anything left. */
+	ring_buffer__consume(eg->ring);
+	ring_buffer__free(eg->ring);
+	eg->ring = ring_buffer__new(eg->ring_fd, on_ring_sample, eg, NULL);
+	if (!eg->ring) {
+		moat_error_errno(err, "open the denial ring buffer");
+		goto out;
+	}
+	if (bpf_map_update_elem(eg->objs.map[MAP_SANDBOXES], &eg->cgroup_id, &cfg, BPF_NOEXIST) < 0) {
+		moat_error_errno(err, "insert the sandbox's egress config");
+		goto out;
+	}
+	r = 0;
+out:
+	close(lock);
+	return r;
 }
 
 static int insert_rules(struct moat_egress *eg, struct moat_error *err)
@@ -663,16 +748,11 @@ static int insert_rules(struct moat_egress *eg, struct moat_error *err)
 
 static int insert_entries(struct moat_egress *eg, uint32_t own4, struct moat_error *err)
 {
-	struct moat_sandbox_cfg cfg = {.addr4 = own4};
-
 	/* Marked first, so a failure half-way still deletes what went in. */
 	eg->inserted = true;
-	if (insert_counters(eg, err) < 0 || insert_ring(eg, err) < 0 || insert_rules(eg, err) < 0)
+	if (insert_counters(eg, err) < 0 || insert_rules(eg, err) < 0)
 		return -1;
-	/* The config entry last: until it exists every attempt is denied. */
-	if (bpf_map_update_elem(eg->objs.map[MAP_SANDBOXES], &eg->cgroup_id, &cfg, BPF_ANY) < 0)
-		return moat_error_errno(err, "insert the sandbox's egress config");
-	return 0;
+	return insert_cfg_and_ring(eg, own4, err);
 }
 
 static int attach_links(struct moat_egress *eg, int cgroup_fd, struct moat_error *err)
@@ -816,9 +896,9 @@ static void delete_dests(int map_fd, uint64_t cgroup_id)
 
 static void delete_sandbox_entries(const struct egress_objs *o, uint64_t cgroup_id)
 {
-	/* Config first: from here on, a straggling packet is denied. */
+	/* Config first: from here on, a straggling packet is denied; its ring
+	 * slot is free for the next sandbox. */
 	bpf_map_delete_elem(o->map[MAP_SANDBOXES], &cgroup_id);
-	bpf_map_delete_elem(o->map[MAP_EVENTS], &cgroup_id);
 	bpf_map_delete_elem(o->map[MAP_NETSTAT], &cgroup_id);
 	delete_dests(o->map[MAP_DESTS], cgroup_id);
 }
@@ -895,29 +975,40 @@ int moat_egress_collect(uint64_t cgroup_id, struct moat_error *err)
 	return r;
 }
 
-/* Opens the pinned maps for a reader (status); 0 when nothing is pinned. */
-static int open_for_reading(struct egress_objs *o, struct moat_error *err)
+/* A reader (status, metrics, top) asks for many sandboxes in one run: the
+ * pinned objects are opened once per process and kept. 0 when nothing is
+ * pinned. */
+static struct egress_objs reader_objs;
+static bool reader_open;
+
+static int open_for_reading(const struct egress_objs **ret, struct moat_error *err)
 {
 	char dir[256];
+	int r;
 
-	moat_bpf_quiet();
-	if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
-		return -1;
-	return open_pinned(dir, o, err);
+	if (!reader_open) {
+		moat_bpf_quiet();
+		if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
+			return -1;
+		r = open_pinned(dir, &reader_objs, err);
+		if (r <= 0)
+			return r;
+		reader_open = true;
+	}
+	*ret = &reader_objs;
+	return 1;
 }
 
 int moat_egress_read(uint64_t cgroup_id, struct moat_net_counters *ret, struct moat_error *err)
 {
-	struct egress_objs o;
+	const struct egress_objs *o;
 	int r = open_for_reading(&o, err);
 
 	if (r == 0)
 		return moat_error_set(err, ENOENT, "no egress programs are loaded");
 	if (r < 0)
 		return -1;
-	r = read_counters(o.map[MAP_NETSTAT], cgroup_id, ret, err);
-	objs_close(&o);
-	return r;
+	return read_counters(o->map[MAP_NETSTAT], cgroup_id, ret, err);
 }
 
 static int dest_cmp(const void *a, const void *b)
@@ -943,15 +1034,68 @@ static void dest_from(struct moat_egress_dest *d, const struct moat_dest_key *k,
 	}
 }
 
+/* Every destination of every sandbox, read in batches and kept for a
+ * moment: a status of all sandboxes reads the map once, not once each. */
+#define DESTS_FRESH_NS (200 * 1000 * 1000ULL)
+
+static struct {
+	struct moat_dest_key *keys;
+	struct moat_dest_value *values; /* per key, ncpu values */
+	size_t n;
+	uint64_t read_ns;
+} dests_snapshot;
+
+static int snapshot_dests(int map_fd, int ncpu, struct moat_error *err)
+{
+	const size_t batch = 4096;
+	size_t cap = 0;
+	__u64 in = 0, out = 0;
+	bool first = true;
+
+	if (dests_snapshot.read_ns && moat_now_ns() - dests_snapshot.read_ns < DESTS_FRESH_NS)
+		return 0;
+	dests_snapshot.n = 0;
+	for (;;) {
+		__u32 count = (__u32)batch;
+		int r;
+
+		if (dests_snapshot.n + batch > cap) {
+			size_t ncap = cap ? cap * 2 : batch;
+			struct moat_dest_key *k = reallocarray(dests_snapshot.keys, ncap, sizeof(*k));
+			struct moat_dest_value *v;
+
+			if (!k)
+				return moat_error_errno(err, "read destinations");
+			dests_snapshot.keys = k;
+			v = reallocarray(dests_snapshot.values, ncap * (size_t)ncpu, sizeof(*v));
+			if (!v)
+				return moat_error_errno(err, "read destinations");
+			dests_snapshot.values = v;
+			cap = ncap;
+		}
+		r = bpf_map_lookup_batch(map_fd, first ? NULL : &in, &out,
+					 dests_snapshot.keys + dests_snapshot.n,
+					 dests_snapshot.values + dests_snapshot.n * (size_t)ncpu, &count,
+					 NULL);
+		if (r < 0 && errno != ENOENT)
+			return moat_error_errno(err, "read destinations");
+		dests_snapshot.n += count;
+		if (r < 0) /* ENOENT: that was the last batch */
+			break;
+		in = out;
+		first = false;
+	}
+	dests_snapshot.read_ns = moat_now_ns();
+	return 0;
+}
+
 int moat_egress_top_destinations(uint64_t cgroup_id, struct moat_egress_dest *ret, size_t max,
 				 size_t *ret_n, struct moat_error *err)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	_cleanup_free_ struct moat_dest_key *keys = NULL;
-	_cleanup_free_ struct moat_egress_dest *all = NULL;
-	_cleanup_free_ struct moat_dest_value *per_cpu = NULL;
-	struct egress_objs o;
-	size_t n = 0, kept = 0;
+	_cleanup_free_ struct moat_egress_dest *mine = NULL;
+	const struct egress_objs *o;
+	size_t kept = 0;
 	int r;
 
 	*ret_n = 0;
@@ -960,20 +1104,18 @@ int moat_egress_top_destinations(uint64_t cgroup_id, struct moat_egress_dest *re
 	r = open_for_reading(&o, err);
 	if (r <= 0)
 		return r == 0 ? moat_error_set(err, ENOENT, "no egress programs are loaded") : -1;
-	r = dest_keys_of(o.map[MAP_DESTS], cgroup_id, &keys, &n, err);
-	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	all = calloc(n ? n : 1, sizeof(*all));
-	if (r == 0 && (!per_cpu || !all))
-		r = moat_error_errno(err, "read destinations");
-	for (size_t i = 0; r == 0 && i < n; i++)
-		if (bpf_map_lookup_elem(o.map[MAP_DESTS], &keys[i], per_cpu) == 0)
-			dest_from(&all[kept++], &keys[i], per_cpu, ncpu);
-	objs_close(&o);
-	if (r < 0)
+	if (snapshot_dests(o->map[MAP_DESTS], ncpu, err) < 0)
 		return -1;
-	qsort(all, kept, sizeof(*all), dest_cmp);
+	mine = calloc(dests_snapshot.n ? dests_snapshot.n : 1, sizeof(*mine));
+	if (!mine)
+		return moat_error_errno(err, "read destinations");
+	for (size_t i = 0; i < dests_snapshot.n; i++)
+		if (dests_snapshot.keys[i].cgroup_id == cgroup_id)
+			dest_from(&mine[kept++], &dests_snapshot.keys[i],
+				  dests_snapshot.values + i * (size_t)ncpu, ncpu);
+	qsort(mine, kept, sizeof(*mine), dest_cmp);
 	*ret_n = kept < max ? kept : max;
-	memcpy(ret, all, *ret_n * sizeof(*ret));
+	memcpy(ret, mine, *ret_n * sizeof(*ret));
 	return 0;
 }
 

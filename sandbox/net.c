@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/rtnetlink.h>
@@ -768,15 +769,39 @@ static int veth_delete(struct nl_sock *sk, const char *ifname, struct moat_error
 	return 0;
 }
 
+/*
+ * The caller holds the sandbox's name, so a link with its host name is a
+ * previous owner's: one whose supervisor was killed leaves the pair to the
+ * kernel, which removes it with the dying netns in the background. Wait
+ * for that, then remove what is still there.
+ */
+static int wait_for_leftover(struct nl_sock *sk, const char *ifname, struct moat_error *err)
+{
+	const struct timespec tick = {0, 10 * 1000 * 1000};
+
+	for (int i = 0; i < 50; i++) {
+		_cleanup_(link_putp) struct rtnl_link *link = NULL;
+
+		if (nl_missing(rtnl_link_get_kernel(sk, 0, ifname, &link)))
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+	return veth_delete(sk, ifname, err);
+}
+
 int moat_net_veth_create(const struct moat_net_lease *lease, pid_t netns_pid,
 			 struct moat_error *err)
 {
 	_cleanup_(sock_freep) struct nl_sock *sk = NULL;
 	struct moat_error ignored;
+	int r;
 
 	if (nl_open(&sk, err) < 0)
 		return -1;
-	if (veth_add(sk, lease->host_ifname, netns_pid, err) < 0)
+	r = veth_add(sk, lease->host_ifname, netns_pid, err);
+	if (r < 0 && err->errnum == EEXIST && wait_for_leftover(sk, lease->host_ifname, err) == 0)
+		r = veth_add(sk, lease->host_ifname, netns_pid, err);
+	if (r < 0)
 		return -1;
 	if (host_end_setup(sk, lease, err) < 0) {
 		veth_delete(sk, lease->host_ifname, &ignored);

@@ -209,18 +209,35 @@ static __always_inline void remember(struct bpf_sock *sk, const struct attempt *
 
 /* ---- socket hooks: connect(2) and sendmsg(2) ------------------------------ */
 
+/* The socket's last allowed attempt went to the same place: datagrams to one
+ * peer are decided once, without a rule lookup (rules do not change while
+ * the sandbox runs). */
+static __always_inline bool same_as_last(struct bpf_sock *sk, const struct attempt *a)
+{
+	struct moat_sock_verdict *v;
+
+	if (!sk)
+		return false;
+	v = bpf_sk_storage_get(&moat_verdicts, sk, 0, 0);
+	return v && v->verdict == MOAT_VERDICT_ALLOWED && v->proto == a->proto &&
+	       v->port == a->port && v->addr[0] == a->addr[0] && v->addr[1] == a->addr[1] &&
+	       v->addr[2] == a->addr[2] && v->addr[3] == a->addr[3];
+}
+
 static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt *a, bool connect)
 {
 	struct moat_sandbox_cfg *cfg;
 	struct moat_net_counters *c;
-	bool allowed;
+	bool allowed, known = false;
 
 	a->cgroup_id = bpf_get_current_cgroup_id();
 	a->port = bpf_ntohs((__u16)ctx->user_port);
 	a->proto = ctx->protocol;
 	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);
 	/* Attached but not (or no longer) configured: fail closed. */
-	allowed = cfg && (is_own(a, cfg) || rules_allow(a));
+	if (cfg)
+		known = same_as_last(ctx->sk, a);
+	allowed = cfg && (known || is_own(a, cfg) || rules_allow(a));
 	c = counters(a->cgroup_id);
 	if (c) {
 		if (connect)
@@ -228,7 +245,10 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 		else
 			__sync_fetch_and_add(allowed ? &c->sendmsg_allowed : &c->sendmsg_denied, 1);
 	}
-	remember(ctx->sk, a, allowed ? MOAT_VERDICT_ALLOWED : MOAT_VERDICT_NONE);
+	/* TCP needs no memory of it: a connected TCP socket sends only to the
+	 * peer connect() allowed, which the packet filter reads from the socket. */
+	if (a->proto != PROTO_TCP && !known)
+		remember(ctx->sk, a, allowed ? MOAT_VERDICT_ALLOWED : MOAT_VERDICT_NONE);
 	if (allowed)
 		return 1;
 	report(a, cfg, c);
@@ -353,6 +373,20 @@ static __always_inline bool is_reply_minisock(struct bpf_sock *sk)
 	return state == TCP_NEW_SYN_RECV_STATE || state == TCP_TIME_WAIT_STATE;
 }
 
+/* A connected socket's peer, from the socket itself. */
+static __always_inline void sock_peer(const struct bpf_sock *sk, struct attempt *a)
+{
+	if (sk->family == 2 /* AF_INET */) {
+		addr_from_v4(a, sk->dst_ip4);
+	} else {
+		a->addr[0] = sk->dst_ip6[0];
+		a->addr[1] = sk->dst_ip6[1];
+		a->addr[2] = sk->dst_ip6[2];
+		a->addr[3] = sk->dst_ip6[3];
+	}
+	a->port = bpf_ntohs(sk->dst_port);
+}
+
 SEC("cgroup_skb/egress")
 int handle_egress(struct __sk_buff *skb)
 {
@@ -381,25 +415,31 @@ int handle_egress(struct __sk_buff *skb)
 		v = bpf_sk_storage_get(&moat_verdicts, full, 0, 0);
 		if (v && v->verdict == MOAT_VERDICT_INBOUND)
 			return 1;
-		/* A connected TCP socket sends only to the peer connect() allowed. */
-		if (v && v->verdict == MOAT_VERDICT_ALLOWED && full->protocol == PROTO_TCP) {
-			account_dest(a.cgroup_id, v->addr, v->port, v->proto, skb->len);
+		/* Every other TCP socket that sends was connected by connect(2)
+		 * (or TCP Fast Open), which connect4/6 decided: it sends only to
+		 * the peer they allowed. */
+		if (full->protocol == PROTO_TCP) {
+			sock_peer(full, &a);
+			account_dest(a.cgroup_id, a.addr, a.port, PROTO_TCP, skb->len);
 			return 1;
 		}
 	}
-	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (!parse_packet(skb, &a, &fragment))
 		goto deny;
 	if (v && v->verdict == MOAT_VERDICT_ALLOWED && same_destination(v, &a, fragment)) {
 		account_dest(a.cgroup_id, a.addr, v->port, a.proto, skb->len);
 		return 1;
 	}
+	/* Not before the cache: a lookup per datagram of every UDP flow. */
+	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (cfg && (is_own(&a, cfg) || (!fragment && rules_allow(&a)))) {
 		remember(full, &a, MOAT_VERDICT_ALLOWED);
 		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len);
 		return 1;
 	}
 deny:
+	if (!cfg)
+		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (c)
 		c->packets_denied++;
 	report(&a, cfg, c);

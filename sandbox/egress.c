@@ -735,8 +735,26 @@ out:
 
 static int insert_rules(struct moat_egress *eg, struct moat_error *err)
 {
-	for (size_t i = 0; i < eg->n_entries; i++) {
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	__u32 count = (__u32)eg->n_entries;
+
+	if (!eg->n_entries)
+		return 0;
+	for (size_t i = 0; i < eg->n_entries; i++)
 		memcpy(eg->keys[i].cgroup_id, &eg->cgroup_id, sizeof(eg->keys[i].cgroup_id));
+	/* One call for all: a syscall per entry was half the time of 100000.
+	 * On failure count says how many went in (deleted again by free). */
+	if (bpf_map_update_batch(eg->objs.map[MAP_RULES], eg->keys, eg->values, &count,
+				 &opts) == 0) {
+		eg->n_inserted = eg->n_entries;
+		return 0;
+	}
+	eg->n_inserted = count;
+	/* EINVAL or 524 (the kernel's ENOTSUPP): no batches for this map type
+	 * on this kernel; one by one then. */
+	if (errno != EINVAL && errno != 524)
+		return moat_error_errno(err, "insert %zu egress rules", eg->n_entries);
+	for (size_t i = count; i < eg->n_entries; i++) {
 		if (bpf_map_update_elem(eg->objs.map[MAP_RULES], &eg->keys[i], &eg->values[i],
 					BPF_ANY) < 0)
 			return moat_error_errno(err, "insert egress rule %zu of %zu", i + 1,
@@ -911,8 +929,15 @@ void moat_egress_free(struct moat_egress *eg)
 		moat_closep(&eg->links[i]);
 	if (eg->inserted)
 		delete_sandbox_entries(&eg->objs, eg->cgroup_id);
-	for (size_t i = 0; i < eg->n_inserted; i++)
-		bpf_map_delete_elem(eg->objs.map[MAP_RULES], &eg->keys[i]);
+	if (eg->n_inserted) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = (__u32)eg->n_inserted;
+
+		/* A batch stops at its first failure: the rest one by one. */
+		if (bpf_map_delete_batch(eg->objs.map[MAP_RULES], eg->keys, &count, &opts) < 0)
+			for (size_t i = count; i < eg->n_inserted; i++)
+				bpf_map_delete_elem(eg->objs.map[MAP_RULES], &eg->keys[i]);
+	}
 	ring_buffer__free(eg->ring);
 	moat_closep(&eg->ring_fd);
 	objs_close(&eg->objs);

@@ -226,24 +226,28 @@ static __always_inline bool same_as_last(struct bpf_sock *sk, const struct attem
 
 static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt *a, bool connect)
 {
-	struct moat_sandbox_cfg *cfg;
+	struct moat_sandbox_cfg *cfg = NULL;
 	struct moat_net_counters *c;
-	bool allowed, known = false;
+	bool allowed, known;
 
 	a->cgroup_id = bpf_get_current_cgroup_id();
 	a->port = bpf_ntohs((__u16)ctx->user_port);
 	a->proto = ctx->protocol;
-	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);
+	/* A datagram socket sending where it was last allowed to: decided. Its
+	 * memory only exists while the sandbox is configured (links go first
+	 * at teardown), so no config lookup for it. */
+	known = same_as_last(ctx->sk, a);
+	if (!known)
+		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);
 	/* Attached but not (or no longer) configured: fail closed. */
-	if (cfg)
-		known = same_as_last(ctx->sk, a);
-	allowed = cfg && (known || is_own(a, cfg) || rules_allow(a));
+	allowed = known || (cfg && (is_own(a, cfg) || rules_allow(a)));
 	c = counters(a->cgroup_id);
 	if (c) {
+		/* Per-CPU values, and the program cannot migrate: no atomics. */
 		if (connect)
-			__sync_fetch_and_add(allowed ? &c->connect_allowed : &c->connect_denied, 1);
+			allowed ? c->connect_allowed++ : c->connect_denied++;
 		else
-			__sync_fetch_and_add(allowed ? &c->sendmsg_allowed : &c->sendmsg_denied, 1);
+			allowed ? c->sendmsg_allowed++ : c->sendmsg_denied++;
 	}
 	/* TCP needs no memory of it: a connected TCP socket sends only to the
 	 * peer connect() allowed, which the packet filter reads from the socket. */
@@ -311,6 +315,29 @@ int handle_sendmsg6(struct bpf_sock_addr *ctx)
 
 /* Reads the destination of an outgoing IPv4/IPv6 packet (the skb starts at
  * the network header). Returns false for anything else. */
+/* The common case read in place: an IPv4 header and its ports in the
+ * skb's linear part, as every locally built datagram has them. */
+static __always_inline bool parse_ipv4_direct(struct __sk_buff *skb, struct attempt *a,
+					      bool *fragment)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data;
+	__u16 *ports;
+
+	if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl != 5)
+		return false;
+	addr_from_v4(a, ip->daddr);
+	a->proto = ip->protocol;
+	*fragment = (ip->frag_off & bpf_htons(0x1fff)) != 0;
+	if (*fragment || (a->proto != PROTO_TCP && a->proto != PROTO_UDP))
+		return true;
+	ports = (void *)(ip + 1);
+	if ((void *)(ports + 2) > end)
+		return false;
+	a->port = bpf_ntohs(ports[1]);
+	return true;
+}
+
 static __always_inline bool parse_packet(struct __sk_buff *skb, struct attempt *a, bool *fragment)
 {
 	__u8 first;
@@ -318,6 +345,8 @@ static __always_inline bool parse_packet(struct __sk_buff *skb, struct attempt *
 	__u32 l4_off;
 
 	*fragment = false;
+	if (parse_ipv4_direct(skb, a, fragment))
+		return true;
 	if (bpf_skb_load_bytes(skb, 0, &first, 1) < 0)
 		return false;
 	if ((first >> 4) == 4) {

@@ -129,4 +129,54 @@ struct moat_sock_verdict {
 	__u8 verdict;
 };
 
+/* ---- syscall accounting (bpf/syscount.bpf.c, sandbox/syscount.c) ---------- */
+
+#define MOAT_SYSCALLS_MAX 512 /* syscall numbers counted: 0..511 */
+
+/*
+ * One sandbox's syscalls on one CPU, indexed by the syscall number the
+ * sys_enter tracepoint reports (the native table; see bpf/syscount.bpf.c
+ * for compat tasks). 4 KiB per CPU per sandbox; user space sums the CPUs.
+ * The counters of all sandboxes are one per-CPU array, a sandbox's slot
+ * the index into it: at most MOAT_SC_SLOTS_MAX, fewer on hosts with many
+ * CPUs (sandbox/syscount.c sizes it when loading).
+ */
+struct moat_syscounts {
+	__u64 n[MOAT_SYSCALLS_MAX];
+};
+
+#define MOAT_SC_SLOTS_MAX 1024
+
+/*
+ * The index: which cgroup ids are registered, and their slots. The
+ * sys_enter program runs for every syscall of every task on the host, so
+ * finding a task's sandbox, or that it has none, takes no helper call and
+ * no lock: the index is an array of buckets of MOAT_SC_WAYS entries (one
+ * cache line), and cgroup id C can only be in bucket
+ *
+ *	(C * MOAT_SC_HASH_MUL) >> (64 - MOAT_SC_BUCKET_BITS)
+ *
+ * in any of its entries; a lookup compares all of them. With 1024 sandboxes
+ * in 4096 buckets a full bucket is rare (about 1 registration in 10^4 at
+ * that load); registering there fails with ENOSPC.
+ *
+ * An entry whose cgroup_id is 0 is free (no cgroup has id 0: the root's is
+ * 1). User space writes the index through mmap under the BPF load lock: the
+ * slot first, then the id, so a lookup that sees the id sees its slot.
+ *
+ * struct moat_sc_entry, MOAT_SC_WAYS and MOAT_SC_HASH_MUL are a contract
+ * with older pinned copies, which gc still reads: the sizes are read from
+ * the maps, these are not.
+ */
+#define MOAT_SC_BUCKET_BITS 12
+#define MOAT_SC_BUCKETS	    (1U << MOAT_SC_BUCKET_BITS)
+#define MOAT_SC_WAYS	    4
+#define MOAT_SC_HASH_MUL    0x9e3779b97f4a7c15ULL /* 2^64 / the golden ratio */
+
+struct moat_sc_entry {
+	__u64 cgroup_id; /* 0: free */
+	__u32 slot;	 /* of the sandbox's counters */
+	__u32 pad;
+};
+
 #endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Syscall accounting, the user side of bpf/syscount.bpf.c: one raw
+ * tracepoint program for the whole host counts each registered sandbox's
+ * syscalls by number, keyed by the sandbox's cgroup2 id, in per-CPU
+ * counters that live in the sandbox's entry of one pinned map.
+ *
+ * Enabling a syscall tracepoint moves every task on the host onto the slow
+ * syscall path, counted or not, so the program is attached only while at
+ * least one registered sandbox runs: the first registration attaches it
+ * (its link pinned, so it outlives the registering supervisor while others
+ * need it) and the last unregistration detaches it. Both happen under the
+ * BPF load lock (sandbox/bpf.h), so "attached" and "some sandbox is
+ * registered" change together.
+ *
+ * The program, the map and the link are pinned in MOAT_BPF_PIN_ROOT
+ * "/syscount-HASH/". Unregistering, reading and gc look in every version's
+ * directory, so a sandbox registered by an older moat is still found and
+ * its version's link still detached when it ends.
+ */
+#ifndef MOAT_SYSCOUNT_H
+#define MOAT_SYSCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "error.h"
+#include "moat_bpf.h" /* MOAT_SYSCALLS_MAX: syscall numbers counted, 0..511 */
+
+struct moat_syscount; /* one sandbox's registration, owned by its supervisor */
+
+/* Registers the sandbox whose cgroup2 id is cgroup_id with zeroed counters,
+ * loading and pinning the program when this host has none and attaching it
+ * when it is the first. Call before any task joins the cgroup. EEXIST when
+ * cgroup_id is already registered. *ret is owned by the caller
+ * (moat_syscount_free). */
+int moat_syscount_register(uint64_t cgroup_id, struct moat_syscount **ret, struct moat_error *err);
+
+/* Unregisters, deleting the counters; detaches the program when no
+ * registered sandbox is left. Errors are dropped: what stays behind is
+ * moat gc's (moat_syscount_collect). NULL ok. */
+void moat_syscount_free(struct moat_syscount *sc);
+
+/* Reads a sandbox's counts from the pinned maps (any process): counts[nr]
+ * summed over CPUs. ENOENT when the sandbox is not registered. */
+int moat_syscount_read(uint64_t cgroup_id, uint64_t counts[MOAT_SYSCALLS_MAX],
+		       struct moat_error *err);
+
+/* How many sandboxes are registered and whether the program is attached
+ * (a link is pinned), over every pinned version: a snapshot. */
+int moat_syscount_info(size_t *ret_registered, bool *ret_attached, struct moat_error *err);
+
+/* For moat gc after a supervisor died: unregisters cgroup_id (detaching the
+ * program when none is left). Nothing registered, or nothing pinned at all,
+ * is success; creates nothing. */
+int moat_syscount_collect(uint64_t cgroup_id, struct moat_error *err);
+
+/* For moat gc when no sandbox runs: removes the pinned objects of every
+ * version, registered or not, which detaches the program. */
+int moat_syscount_unpin(struct moat_error *err);
+
+/* Removes the pinned objects of every version in which no sandbox is
+ * registered; safe while sandboxes run. */
+int moat_syscount_unpin_unused(struct moat_error *err);
+
+/* The name of syscall nr on this architecture ("getppid"), or NULL when it
+ * has none. The string belongs to the library and lives until exit. */
+const char *moat_syscall_name(int nr);
+
+#endif

@@ -1,130 +1,172 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* moat ls [--json]: one line (or one JSON object) per sandbox. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "moat.h"
-#include "state.h"
+#include "status.h"
 
-static const char *get_str(json_object *o, const char *key)
+/* A value of the status, shared (the entry takes a reference), or JSON null
+ * when its source was unavailable. */
+static json_object *value_at(json_object *st, const char *path)
 {
-	json_object *v;
+	json_object *v = moat_status_get(st, path);
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+	return v ? json_object_get(v) : NULL;
 }
 
-static int64_t get_int(json_object *o, const char *key)
+/*
+ * The entry as `ls --json` shows it: stable field names, documented in
+ * docs/status.md. The first fields are those of the first moat ls; fields
+ * are only ever added.
+ */
+static json_object *entry_json(json_object *st)
 {
-	json_object *v;
+	json_object *e = json_object_new_object(), *v;
+	json_object *degraded = moat_status_get(st, "enforcement.degraded");
+	uint64_t n;
+	double up = 0;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
-static void format_uptime(uint64_t s, char *buf, size_t len)
-{
-	if (s < 60)
-		snprintf(buf, len, "%llus", (unsigned long long)s);
-	else if (s < 3600)
-		snprintf(buf, len, "%llum%02llus", (unsigned long long)s / 60,
-			 (unsigned long long)s % 60);
-	else if (s < 86400)
-		snprintf(buf, len, "%lluh%02llum", (unsigned long long)s / 3600,
-			 (unsigned long long)(s % 3600) / 60);
-	else
-		snprintf(buf, len, "%llud%02lluh", (unsigned long long)s / 86400,
-			 (unsigned long long)(s % 86400) / 3600);
-}
-
-/* The entry as `ls --json` shows it: stable field names, documented in README.md. */
-static json_object *entry_json(const char *name, json_object *state, bool alive)
-{
-	json_object *e = json_object_new_object(), *cmd;
-	uint64_t started = (uint64_t)get_int(state, "started_ns");
-	uint64_t now = moat_now_ns();
-
-	json_object_object_add(e, "name", json_object_new_string(name));
-	json_object_object_add(e, "tier", json_object_new_string(get_str(state, "tier")));
-	json_object_object_add(e, "state", json_object_new_string(
-		alive ? get_str(state, "status") : "dead"));
-	json_object_object_add(e, "pid", json_object_new_int((int)get_int(state, "pid")));
-	json_object_object_add(e, "command_pid",
-			       json_object_new_int((int)get_int(state, "command_pid")));
-	json_object_object_add(e, "supervisor_pid",
-			       json_object_new_int((int)get_int(state, "supervisor_pid")));
-	json_object_object_add(e, "started", json_object_new_uint64(started / 1000000000ull));
-	json_object_object_add(e, "uptime_s", json_object_new_uint64(
-		started && now > started ? (now - started) / 1000000000ull : 0));
-	json_object_object_add(e, "policy", json_object_new_string(get_str(state, "policy")));
+	json_object_object_add(e, "name", json_object_new_string(moat_status_str(st, "name", "")));
+	json_object_object_add(e, "tier", json_object_new_string(moat_status_str(st, "tier", "")));
+	json_object_object_add(e, "state",
+			       json_object_new_string(moat_status_str(st, "state", "")));
+	json_object_object_add(e, "pid", json_object_new_int(moat_status_u64(st, "pids.init", &n)
+								     ? (int)n : 0));
+	json_object_object_add(e, "command_pid", json_object_new_int(
+		moat_status_u64(st, "pids.command", &n) ? (int)n : 0));
+	json_object_object_add(e, "supervisor_pid", json_object_new_int(
+		moat_status_u64(st, "pids.supervisor", &n) ? (int)n : 0));
+	json_object_object_add(e, "started", value_at(st, "started"));
+	/* A dead sandbox has no uptime in the status; ls has always shown the
+	 * time since its start. */
+	if (!moat_status_double(st, "uptime_seconds", &up) && moat_status_u64(st, "started", &n) &&
+	    (uint64_t)time(NULL) > n)
+		up = (double)((uint64_t)time(NULL) - n);
+	json_object_object_add(e, "uptime_s", json_object_new_uint64((uint64_t)up));
+	json_object_object_add(e, "policy",
+			       json_object_new_string(moat_status_str(st, "policy", "")));
 	json_object_object_add(e, "policy_sha256",
-			       json_object_new_string(get_str(state, "policy_sha256")));
-	if (json_object_object_get_ex(state, "command", &cmd))
-		json_object_object_add(e, "command", json_object_get(cmd));
+			       json_object_new_string(moat_status_str(st, "policy_sha256", "")));
+	if ((v = moat_status_get(st, "command")))
+		json_object_object_add(e, "command", json_object_get(v));
+	json_object_object_add(e, "memory_bytes", value_at(st, "memory.current_bytes"));
+	json_object_object_add(e, "memory_max_bytes", value_at(st, "memory.max_bytes"));
+	json_object_object_add(e, "cpu_seconds", value_at(st, "cpu.usage_seconds"));
+	json_object_object_add(e, "syscalls_total", value_at(st, "syscalls.total"));
+	json_object_object_add(e, "syscalls_per_second", value_at(st, "syscalls.per_second"));
+	json_object_object_add(e, "network_bytes_in", value_at(st, "network.counters.bytes_in"));
+	json_object_object_add(e, "network_bytes_out", value_at(st, "network.counters.bytes_out"));
+	json_object_object_add(e, "degraded", json_object_new_boolean(
+		degraded && json_object_array_length(degraded) > 0));
 	return e;
+}
+
+/* A size column: "-" when its source was unavailable. */
+static void size_cell(json_object *e, const char *key, char *buf, size_t len)
+{
+	uint64_t v;
+
+	if (moat_status_u64(e, key, &v))
+		moat_status_format_bytes(v, buf, len);
+	else
+		snprintf(buf, len, "-");
 }
 
 static void print_row(json_object *e)
 {
-	char uptime[32], command[64] = "";
-	json_object *cmd;
-	const char *state = get_str(e, "state");
+	char name[64], tier[32], uptime[32], mem[16], in[16], out[16], rate[24], command[128] = "";
+	const char *state = moat_status_str(e, "state", "");
+	json_object *cmd = moat_status_get(e, "command");
+	uint64_t up = 0;
+	double r;
 
-	format_uptime((uint64_t)get_int(e, "uptime_s"), uptime, sizeof(uptime));
-	if (json_object_object_get_ex(e, "command", &cmd)) {
-		size_t used = 0;
+	moat_status_sanitize(moat_status_str(e, "name", ""), name, sizeof(name));
+	moat_status_sanitize(moat_status_str(e, "tier", ""), tier, sizeof(tier));
+	moat_status_u64(e, "uptime_s", &up);
+	moat_status_format_duration(up, uptime, sizeof(uptime));
+	size_cell(e, "memory_bytes", mem, sizeof(mem));
+	size_cell(e, "network_bytes_in", in, sizeof(in));
+	size_cell(e, "network_bytes_out", out, sizeof(out));
+	if (moat_status_double(e, "syscalls_per_second", &r))
+		snprintf(rate, sizeof(rate), "%.0f", r);
+	else
+		snprintf(rate, sizeof(rate), "-");
+	for (size_t i = 0, used = 0;
+	     cmd && i < json_object_array_length(cmd) && used < sizeof(command); i++) {
+		char arg[128];
 
-		for (size_t i = 0; i < json_object_array_length(cmd) && used < sizeof(command); i++)
-			used += (size_t)snprintf(command + used, sizeof(command) - used, "%s%s",
-						 i ? " " : "",
-						 json_object_get_string(json_object_array_get_idx(cmd, i)));
+		moat_status_sanitize(json_object_get_string(json_object_array_get_idx(cmd, i)), arg,
+				     sizeof(arg));
+		used += (size_t)snprintf(command + used, sizeof(command) - used, "%s%s",
+					 i ? " " : "", arg);
 	}
-	printf("%-24s %-10s %-8s %8lld %8s  %s\n", get_str(e, "name"), get_str(e, "tier"), state,
-	       (long long)get_int(e, "pid"), strcmp(state, "dead") ? uptime : "-", command);
+	printf("%-24s %-10s %-8s %8" PRIu64 " %8s %7s %8s %7s %7s  %s\n", name, tier, state,
+	       moat_status_u64(e, "pid", &up) ? up : 0, strcmp(state, "dead") ? uptime : "-", mem,
+	       rate, in, out, command);
+}
+
+static int ls_usage(FILE *f, int code)
+{
+	fputs("Usage: moat ls [--json]\n"
+	      "\n"
+	      "Lists sandboxes, one line each: name, tier, state (starting, running, or\n"
+	      "dead: run moat gc), pid of its init, uptime, memory in use, system calls\n"
+	      "per second (average since its start), network bytes in and out, command.\n"
+	      "A value whose source cannot be read shows as \"-\" (JSON null).\n"
+	      "moat status NAME shows one sandbox in full; moat top, all of them live.\n"
+	      "\n"
+	      "Options:\n"
+	      "      --json    print a JSON array, fields described in docs/status.md\n"
+	      "  -h, --help    print this help\n"
+	      "\n"
+	      "Examples:\n"
+	      "  moat ls\n"
+	      "  moat ls --json | jq -r '.[] | select(.state == \"dead\") | .name'\n",
+	      f);
+	return code;
 }
 
 int cmd_ls(int argc, char **argv)
 {
-	struct moat_strv names = {0};
 	struct moat_error err;
-	json_object *list;
+	json_object *all = NULL, *list;
 	bool json = false;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
+		if (strcmp(argv[i], "--json") == 0)
 			json = true;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			puts("Usage: moat ls [--json]\n\nLists sandboxes: name, tier, state "
-			     "(starting, running, or dead: run moat gc), pid of its init, uptime,\n"
-			     "command.\n\n"
-			     "Example:\n  moat ls --json | python3 -m json.tool");
-			return MOAT_EXIT_OK;
-		} else {
-			return moat_usage_error(MOAT_EXIT_USAGE, "ls", "unknown option %s", argv[i]);
-		}
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return ls_usage(stdout, MOAT_EXIT_OK);
+		else
+			return moat_usage_error(MOAT_EXIT_USAGE, "ls", "unknown option %s",
+						argv[i]);
 	}
-	if (moat_state_list(&names, &err) < 0)
+	/* The counters only: no syscall names, top lists or audit log, so that
+	 * ls stays fast with many sandboxes. */
+	if (moat_status_collect_all(0, &all, &err) < 0)
 		return moat_fail(&err, MOAT_EXIT_FAILURE);
 	list = json_object_new_array();
-	for (size_t i = 0; i < names.n; i++) {
-		json_object *state = NULL;
-		bool alive = moat_state_alive(names.v[i]);
-
-		/* A sandbox still starting has no state file yet: skip it. */
-		if (moat_state_read(names.v[i], &state, &err) < 0)
-			continue;
-		json_object_array_add(list, entry_json(names.v[i], state, alive));
-		json_object_put(state);
-	}
-	moat_strv_clear(&names);
+	for (size_t i = 0; i < json_object_array_length(all); i++)
+		json_object_array_add(list, entry_json(json_object_array_get_idx(all, i)));
+	json_object_put(all);
 	if (json) {
 		puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY |
 								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
-		printf("%-24s %-10s %-8s %8s %8s  %s\n", "NAME", "TIER", "STATE", "PID", "UPTIME",
-		       "COMMAND");
+		printf("%-24s %-10s %-8s %8s %8s %7s %8s %7s %7s  %s\n", "NAME", "TIER", "STATE",
+		       "PID", "UPTIME", "MEMORY", "SYSC/S", "NET-IN", "NET-OUT", "COMMAND");
 		for (size_t i = 0; i < json_object_array_length(list); i++)
 			print_row(json_object_array_get_idx(list, i));
 	}
 	json_object_put(list);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "moat: ls: write: %s\n", strerror(errno ? errno : EIO));
+		return MOAT_EXIT_FAILURE;
+	}
 	return MOAT_EXIT_OK;
 }

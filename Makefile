@@ -32,7 +32,7 @@ include Kbuild
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libseccomp-dev \
 	libcap-dev libnl-3-dev libnl-route-3-dev libcgroup-dev libcmocka-dev libinih-dev \
 	libjson-c-dev nettle-dev libnftables-dev nftables iproute2 python3 procps util-linux perl \
-	bubblewrap
+	bubblewrap prometheus
 
 PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libbpf libcgroup inih json-c nettle libnftables
 TEST_PKGS := cmocka

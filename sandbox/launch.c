@@ -38,6 +38,7 @@
 #include "seccomp.h"
 #include "state.h"
 #include "supervise.h"
+#include "syscount.h"
 #include "util.h"
 
 #define SANDBOX_HOME "/tmp"
@@ -56,6 +57,7 @@ struct sandbox {
 	struct moat_publisher *publisher; /* published ports, bound before the claim */
 	struct moat_audit_log *audit;	  /* /var/log/moat/NAME.jsonl, from the claim on */
 	uint64_t cgroup_id;		  /* of the cgroup2 directory; 0 without one */
+	struct moat_syscount *syscount;	  /* accounting = yes: registered for syscall counts */
 	json_object *degraded;		  /* layers --allow-degraded let fail (array) */
 	int clients_timer;		  /* published ports: clients.json once a second */
 	uint64_t clients_seen;		  /* what clients.json last showed (a checksum) */
@@ -402,6 +404,34 @@ static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 	return moat_state_save(&sb->state, err);
 }
 
+/* The one layer --allow-degraded may lose; every other fails the launch. */
+static int degrade(struct sandbox *sb, const char *layer, struct moat_error *err)
+{
+	if (!sb->opts->allow_degraded)
+		return -1;
+	if (!sb->degraded)
+		sb->degraded = json_object_new_array();
+	json_object_array_add(sb->degraded,
+			      json_object_new_string_len(err->msg, (int)strnlen(err->msg, sizeof(err->msg))));
+	fprintf(stderr, "moat: %s: running without %s (--allow-degraded): %s\n", sb->opts->name,
+		layer, err->msg);
+	*err = (struct moat_error){0};
+	return 0;
+}
+
+/* accounting = yes: the sandbox's syscalls counted from its first one. */
+static int make_accounting(struct sandbox *sb, struct moat_error *err)
+{
+	if (!sb->policy->accounting)
+		return 0;
+	if (sb->cgroup_id == 0)
+		moat_error_set(err, EOPNOTSUPP, "syscall accounting needs a cgroup2 directory");
+	else if (moat_syscount_register(sb->cgroup_id, &sb->syscount, err) == 0)
+		return 0;
+	moat_error_prefix(err, "accounting");
+	return degrade(sb, "accounting", err);
+}
+
 static json_object *limit_json(uint64_t limit)
 {
 	json_object *o = json_object_new_object();
@@ -444,7 +474,7 @@ static void record_guarantees(struct sandbox *sb)
 		json_object_object_add(o, "why", json_object_new_string("mode none: no network"));
 	json_object_object_add(g, "egress", o);
 	o = json_object_new_object();
-	json_object_object_add(o, "applied", json_object_new_boolean(false));
+	json_object_object_add(o, "applied", json_object_new_boolean(sb->syscount != NULL));
 	if (!p->accounting)
 		json_object_object_add(o, "why", json_object_new_string("accounting = no"));
 	json_object_object_add(g, "accounting", o);
@@ -716,7 +746,10 @@ static void notify(const struct sandbox *sb, int code, const struct moat_error *
 	close(sb->opts->notify_fd);
 }
 
-/* Mirrors make_network and connect_network; each step runs if its setup did. */
+/* Mirrors make_network and connect_network; each step runs if its setup did.
+ * The veth goes before its lease: the dying netns would remove the pair
+ * too, but in the background, and the next sandbox must not find the
+ * address still routed to it. */
 static void release_network(struct sandbox *sb)
 {
 	struct moat_error ignored;
@@ -750,6 +783,8 @@ static void teardown(struct sandbox *sb, int code, const struct moat_error *fail
 		sb->init_pid = 0;
 	}
 	release_network(sb);
+	moat_syscount_free(sb->syscount);
+	sb->syscount = NULL;
 	if (sb->cgroup && moat_cgroup_destroy(sb->cgroup, &ignored) < 0) {
 		/* The recorded paths stay for moat gc, and so does the state. */
 		moat_error_print(&ignored, stderr);
@@ -1037,6 +1072,8 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	/* Egress enforced and syscalls counted before any task joins the cgroup. */
 	if (make_network(&sb, err) < 0)
 		goto fail;
+	if (make_accounting(&sb, err) < 0)
+		goto fail;
 	record_guarantees(&sb);
 	/* Block before clone: a signal must not slip between start and supervision. */
 	if (block_signals(&sb, err) < 0)
@@ -1103,6 +1140,9 @@ int moat_sandbox_collect(const char *name, json_object *state, struct moat_error
 	int r;
 
 	if (json_object_object_get_ex(state, "network", &net) && collect_network(name, net, err) < 0)
+		return -1;
+	if (json_object_object_get_ex(state, "cgroup_id", &net) && json_object_get_uint64(net) &&
+	    moat_syscount_collect(json_object_get_uint64(net), err) < 0)
 		return -1;
 	if (!json_object_object_get_ex(state, "cgroups", &arr))
 		return 0;

@@ -19,6 +19,9 @@ static void usage(FILE *f)
 	      "  run [OPTIONS] -- CMD [ARG...]   start CMD in a new sandbox (see moat run --help)\n"
 	      "  stop NAME [--timeout S]         stop a sandbox: SIGTERM, SIGKILL after S seconds\n"
 	      "  ls [--json]                     list sandboxes\n"
+	      "  status [NAME] [--json]          a sandbox's use, limits, guarantees, denials\n"
+	      "  top [--sort KEY]                every sandbox live, refreshed each second (q quits)\n"
+	      "  metrics [--listen ADDR:PORT]    counters in the Prometheus text format\n"
 	      "  events NAME [-f] [--json]       a sandbox's audit log, also after it ended\n"
 	      "  gc                              remove what dead sandboxes left behind\n"
 	      "  policy check FILE...            validate policy files\n"
@@ -35,6 +38,8 @@ static void usage(FILE *f)
 	      "  moat ls --json\n"
 	      "  moat stop llm --timeout 5\n"
 	      "  moat events --follow llm\n"
+	      "  moat status llm\n"
+	      "  moat metrics --listen 127.0.0.1:9477\n"
 	      "  moat policy check policies/*.ini\n",
 	      f);
 }
@@ -65,6 +70,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"run", cmd_run}, {"stop", cmd_stop},	  {"ls", cmd_ls},
 		{"gc", cmd_gc},	  {"policy", cmd_policy}, {"events", cmd_events},
+		{"status", cmd_status}, {"top", cmd_top}, {"metrics", cmd_metrics},
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 

@@ -12,6 +12,9 @@ int cmd_stop(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 
 /* One line "moat: CMD: message" on stderr for a bad option; returns code. */

@@ -27,6 +27,11 @@
 # and with nftables holding the same 100000; then rule loading. Its targets
 # are printed as PASS or MISS lines too.
 #
+# Last, syscall accounting (syscount-bench): ns per getppid inside and
+# outside a sandbox with no sys_enter program, an empty one, and moat's
+# counter at 1, 10 and 100 registered sandboxes; PASS or MISS lines again.
+# It needs a host where no other sandbox has accounting on (else SKIP).
+#
 # Run as root (`make bench` sets MOAT and MOAT_TEST_HELPERS). Environment:
 #   MOAT               the launcher (default build/moat)
 #   MOAT_TEST_HELPERS  directory holding launch-bench and seccomp-bench
@@ -89,6 +94,8 @@ trap 'exit 143' TERM
 [[ $net_slice =~ ^[1-9][0-9]*$ ]] || die "BENCH_NET_SLICE_MS=$net_slice: need a number > 0"
 [[ $(id -u) -eq 0 ]] || die "run as root: moat and unshare create namespaces"
 [[ -x $net_bench ]] || die "$net_bench missing: make build/tests/helpers/net-bench"
+syscount_bench=$MOAT_TEST_HELPERS/syscount-bench
+[[ -x $syscount_bench ]] || die "$syscount_bench missing: make build/tests/helpers/syscount-bench"
 [[ -x $bench ]] || die "$bench missing: make build/tests/helpers/launch-bench"
 [[ -x $seccomp_bench ]] || die "$seccomp_bench missing: make build/tests/helpers/seccomp-bench"
 [[ -r $profile_dir/baseline.profile && -r $profile_dir/strict.profile ]] ||
@@ -235,7 +242,18 @@ grep -qE ' (PASS|MISS)$' "$tmpdir/net" || die "net-bench printed no target lines
 net_verdict=PASS
 if grep -q ' MISS$' "$tmpdir/net"; then net_verdict=MISS; fi
 
-if [[ ${BENCH_STRICT:-0} == 1 && ($verdict == MISS || $seccomp_verdict == MISS || $net_verdict == MISS) ]]; then
+# --- syscall accounting cost --------------------------------------------------
+echo
+"$syscount_bench" >"$tmpdir/syscount" &
+bench_pid=$!
+wait "$bench_pid" || die "syscount-bench failed (its message above)"
+bench_pid=
+cat "$tmpdir/syscount"
+syscount_verdict=PASS
+if grep -q ' MISS$' "$tmpdir/syscount"; then syscount_verdict=MISS; fi
+
+if [[ ${BENCH_STRICT:-0} == 1 && ($verdict == MISS || $seccomp_verdict == MISS ||
+	$net_verdict == MISS || $syscount_verdict == MISS) ]]; then
 	exit 1
 fi
 exit 0

@@ -150,9 +150,10 @@ struct moat_syscounts {
 /*
  * The index: which cgroup ids are registered, and their slots. The
  * sys_enter program runs for every syscall of every task on the host, so
- * finding a task's sandbox, or that it has none, takes no helper call and
- * no lock: the index is an array of buckets of MOAT_SC_WAYS entries (one
- * cache line), and cgroup id C can only be in bucket
+ * finding a task's sandbox, or that it has none, takes no lock and no map
+ * lookup call (array lookups are inlined): the index is an array of
+ * buckets of MOAT_SC_WAYS entries (one cache line), and cgroup id C can
+ * only be in bucket
  *
  *	(C * MOAT_SC_HASH_MUL) >> (64 - MOAT_SC_BUCKET_BITS)
  *

@@ -44,7 +44,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, MOAT_SC_BUCKETS * MOAT_SC_WAYS);
+	__uint(max_entries, (MOAT_SC_BUCKETS * MOAT_SC_WAYS));
 	__type(key, __u32);
 	__type(value, struct moat_sc_entry);
 } moat_sc_index SEC(".maps");
@@ -85,8 +85,8 @@ struct {
 /* cgroup_id's slot + 1 from the index, 0 when it is not registered. */
 static __always_inline __u32 slot_of(__u64 cgroup_id)
 {
-	__u32 first = (__u32)((cgroup_id * MOAT_SC_HASH_MUL) >> (64 - MOAT_SC_BUCKET_BITS)) *
-		      MOAT_SC_WAYS;
+	__u32 first =
+	    (__u32)((cgroup_id * MOAT_SC_HASH_MUL) >> (64 - MOAT_SC_BUCKET_BITS)) * MOAT_SC_WAYS;
 	struct moat_sc_entry *e;
 
 #pragma unroll

@@ -33,11 +33,11 @@ static const struct sc_prog {
 	const char *tracepoint;
 	const char *link; /* the pin of its link */
 } progs[] = {
-	/* The counter last: it trusts its per-CPU cache only while the
-	 * programs that invalidate it run. Detached in reverse. */
-	{"handle_exit", "sched_process_exit", "link_sched_process_exit"},
-	{"handle_attach", "cgroup_attach_task", "link_cgroup_attach_task"},
-	{"handle_sysenter", "sys_enter", PIN_LINK_SYS},
+    /* The counter last: it trusts its per-CPU cache only while the
+     * programs that invalidate it run. Detached in reverse. */
+    {"handle_exit", "sched_process_exit", "link_sched_process_exit"},
+    {"handle_attach", "cgroup_attach_task", "link_cgroup_attach_task"},
+    {"handle_sysenter", "sys_enter", PIN_LINK_SYS},
 };
 #define N_PROGS	  ARRAY_SIZE(progs)
 #define PROG_LAST (N_PROGS - 1) /* pinned last when loading: the directory is complete */
@@ -198,10 +198,13 @@ static struct moat_sc_entry *bucket(const struct sc_maps *m, uint64_t cgroup_id)
 	return &m->index[b * MOAT_SC_WAYS];
 }
 
+/* The entry of cgroup_id, or NULL. Never a free entry: 0 is no id. */
 static struct moat_sc_entry *find_entry(const struct sc_maps *m, uint64_t cgroup_id)
 {
 	struct moat_sc_entry *b = bucket(m, cgroup_id);
 
+	if (cgroup_id == 0)
+		return NULL;
 	for (int i = 0; i < MOAT_SC_WAYS; i++)
 		if (__atomic_load_n(&b[i].cgroup_id, __ATOMIC_ACQUIRE) == cgroup_id)
 			return &b[i];
@@ -307,7 +310,8 @@ static int lock_if_pinned(bool *ret_none, struct moat_error *err)
 static uint32_t slots_for_host(void)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	size_t n = COUNTERS_MEM_MAX / ((size_t)(ncpu > 0 ? ncpu : 1) * sizeof(struct moat_syscounts));
+	size_t n =
+	    COUNTERS_MEM_MAX / ((size_t)(ncpu > 0 ? ncpu : 1) * sizeof(struct moat_syscounts));
 
 	return n < SLOTS_MIN ? SLOTS_MIN : n > MOAT_SC_SLOTS_MAX ? MOAT_SC_SLOTS_MAX : (uint32_t)n;
 }
@@ -483,7 +487,9 @@ static int insert(const char *dir, uint64_t cgroup_id, struct moat_error *err)
 	int r = maps_open(dir, true, &m, err);
 
 	if (r <= 0)
-		return r < 0 ? -1 : moat_error_set(err, ENOENT, "the syscount maps vanished from %s", dir);
+		return r < 0
+			   ? -1
+			   : moat_error_set(err, ENOENT, "the syscount maps vanished from %s", dir);
 	r = -1;
 	if (find_entry(&m, cgroup_id)) {
 		moat_error_set(err, EEXIST, "cgroup %" PRIu64 " already has syscall accounting",

@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Syscall accounting, the user side of bpf/syscount.bpf.c: one raw
- * tracepoint program for the whole host counts each registered sandbox's
- * syscalls by number, keyed by the sandbox's cgroup2 id, in per-CPU
- * counters that live in the sandbox's entry of one pinned map.
+ * tracepoint program on sys_enter for the whole host counts each
+ * registered sandbox's syscalls by number, keyed by the sandbox's cgroup2
+ * id, in per-CPU counters. Tasks directly in the sandbox's cgroup are
+ * counted, not those of cgroups below it.
  *
  * Enabling a syscall tracepoint moves every task on the host onto the slow
- * syscall path, counted or not, so the program is attached only while at
- * least one registered sandbox runs: the first registration attaches it
- * (its link pinned, so it outlives the registering supervisor while others
- * need it) and the last unregistration detaches it. Both happen under the
- * BPF load lock (sandbox/bpf.h), so "attached" and "some sandbox is
- * registered" change together.
+ * syscall path, counted or not, so the programs are attached only while at
+ * least one registered sandbox runs: the first registration attaches them
+ * (their links pinned, so they outlive the registering supervisor while
+ * others need them) and the last unregistration detaches them. Both happen
+ * under the BPF load lock (sandbox/bpf.h), so "attached" and "some sandbox
+ * is registered" change together.
  *
- * The program, the map and the link are pinned in MOAT_BPF_PIN_ROOT
- * "/syscount-HASH/". Unregistering, reading and gc look in every version's
- * directory, so a sandbox registered by an older moat is still found and
- * its version's link still detached when it ends.
+ * Programs, maps and links are pinned in MOAT_BPF_PIN_ROOT "/syscount-HASH/".
+ * Unregistering, reading and gc look in every version's directory, so a
+ * sandbox registered by an older moat is still found and that version's
+ * programs still detached when it ends.
+ *
+ * Limits: the counters are preallocated per slot and CPU (4 KiB each, at
+ * most 64 MiB in all), so a host has MOAT_SC_SLOTS_MAX slots, fewer with
+ * more than 16 CPUs (E2BIG beyond); see also struct moat_sc_entry (ENOSPC).
  */
 #ifndef MOAT_SYSCOUNT_H
 #define MOAT_SYSCOUNT_H
@@ -33,13 +38,13 @@
 struct moat_syscount; /* one sandbox's registration, owned by its supervisor */
 
 /* Registers the sandbox whose cgroup2 id is cgroup_id with zeroed counters,
- * loading and pinning the program when this host has none and attaching it
- * when it is the first. Call before any task joins the cgroup. EEXIST when
- * cgroup_id is already registered. *ret is owned by the caller
+ * loading and pinning the programs when this host has none and attaching
+ * them when it is the first. Call before any task joins the cgroup. EEXIST
+ * when cgroup_id is already registered. *ret is owned by the caller
  * (moat_syscount_free). */
 int moat_syscount_register(uint64_t cgroup_id, struct moat_syscount **ret, struct moat_error *err);
 
-/* Unregisters, deleting the counters; detaches the program when no
+/* Unregisters, zeroing the counters; detaches the programs when no
  * registered sandbox is left. Errors are dropped: what stays behind is
  * moat gc's (moat_syscount_collect). NULL ok. */
 void moat_syscount_free(struct moat_syscount *sc);
@@ -49,17 +54,17 @@ void moat_syscount_free(struct moat_syscount *sc);
 int moat_syscount_read(uint64_t cgroup_id, uint64_t counts[MOAT_SYSCALLS_MAX],
 		       struct moat_error *err);
 
-/* How many sandboxes are registered and whether the program is attached
- * (a link is pinned), over every pinned version: a snapshot. */
+/* How many sandboxes are registered and whether the counter is attached
+ * (its link is pinned), over every pinned version: a snapshot. */
 int moat_syscount_info(size_t *ret_registered, bool *ret_attached, struct moat_error *err);
 
 /* For moat gc after a supervisor died: unregisters cgroup_id (detaching the
- * program when none is left). Nothing registered, or nothing pinned at all,
+ * programs when none is left). Nothing registered, or nothing pinned at all,
  * is success; creates nothing. */
 int moat_syscount_collect(uint64_t cgroup_id, struct moat_error *err);
 
 /* For moat gc when no sandbox runs: removes the pinned objects of every
- * version, registered or not, which detaches the program. */
+ * version, registered or not, which detaches the programs. */
 int moat_syscount_unpin(struct moat_error *err);
 
 /* Removes the pinned objects of every version in which no sandbox is

@@ -85,8 +85,8 @@ enum { ST_NONE, ST_EMPTY, ST_MOAT1, ST_MOAT10, ST_MOAT100, ST_AFTER, N_ST };
 enum { W_INSIDE, W_OUTSIDE, N_W };
 
 static const char *const st_names[N_ST] = {
-	"no program", "empty program", "moat, 1 sandbox", "moat, 10 sandboxes",
-	"moat, 100 sandboxes", "after the last ends",
+    "no program",	  "empty program",	 "moat, 1 sandbox",
+    "moat, 10 sandboxes", "moat, 100 sandboxes", "after the last ends",
 };
 static const int st_registered[N_ST] = {0, 0, 1, 10, 100, 0};
 static const char *const w_names[N_W] = {"inside", "outside"};
@@ -106,7 +106,8 @@ struct bench {
 	struct moat_syscount *sc[N_CGROUPS];
 	struct worker w[N_W];
 	int empty_prog, empty_link;
-	bool had_bpffs, had_pin_root, had_syscount_pins;
+	struct moat_strv pins_before; /* syscount-* directories there at the start */
+	bool had_bpffs, had_pin_root;
 };
 
 static volatile sig_atomic_t stop;
@@ -340,8 +341,8 @@ static int worker_time(struct worker *w, double *ret_ns)
 static int load_empty(struct bench *b)
 {
 	const struct bpf_insn insns[] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
-		{.code = BPF_JMP | BPF_EXIT},
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+	    {.code = BPF_JMP | BPF_EXIT},
 	};
 
 	b->empty_prog = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "moat_sc_empty", "GPL", insns,
@@ -410,7 +411,8 @@ static int set_registered(struct bench *b, int want)
 	struct moat_error err = {0};
 
 	for (int i = 0; i < N_CGROUPS; i++) {
-		if (i < want && !b->sc[i] && moat_syscount_register(b->ids[i], &b->sc[i], &err) < 0) {
+		if (i < want && !b->sc[i] &&
+		    moat_syscount_register(b->ids[i], &b->sc[i], &err) < 0) {
 			moat_error_print(&err, stderr);
 			return -1;
 		}
@@ -424,17 +426,63 @@ static int set_registered(struct bench *b, int want)
 
 /* ---- setup and teardown -------------------------------------------------------------- */
 
-static bool has_syscount_pins(void)
+static int list_syscount_pins(struct moat_strv *ret)
 {
 	DIR *d = opendir(MOAT_BPF_PIN_ROOT);
 	struct dirent *e;
-	bool found = false;
 
-	while (d && !found && (e = readdir(d)))
-		found = strncmp(e->d_name, "syscount-", 9) == 0;
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "syscount-", 9) == 0 && moat_strv_push(ret, e->d_name) < 0)
+			break;
+	closedir(d);
+	return 0;
+}
+
+static void remove_pin_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
 	if (d)
 		closedir(d);
-	return found;
+	rmdir(dir);
+}
+
+/* The pins of the syscount version this bench loaded, when it was the
+ * first to: moat's cache, but the bench brought it. Under the load lock,
+ * and only without a pinned counter link, which every registration holds
+ * until it ends: a sandbox that registered meanwhile keeps them. */
+static void remove_new_pins(const struct moat_strv *before)
+{
+	struct moat_strv now = {0};
+	struct moat_error err = {0};
+	int lock;
+
+	if (list_syscount_pins(&now) < 0 || now.n == 0)
+		goto out;
+	lock = moat_bpf_lock(&err);
+	if (lock < 0) {
+		moat_error_print(&err, stderr);
+		goto out;
+	}
+	for (size_t i = 0; i < now.n; i++) {
+		char dir[PATH_MAX], link[PATH_MAX];
+
+		if (moat_strv_contains(before, now.v[i]) ||
+		    sub_path(dir, sizeof(dir), MOAT_BPF_PIN_ROOT, now.v[i]) < 0 ||
+		    sub_path(link, sizeof(link), dir, "link_sys_enter") < 0 ||
+		    access(link, F_OK) == 0)
+			continue;
+		remove_pin_dir(dir);
+	}
+	close(lock);
+out:
+	moat_strv_clear(&now);
 }
 
 static bool is_bpffs(void)
@@ -448,7 +496,6 @@ static bool is_bpffs(void)
  * the registrations, the cgroups, and the pins and mount it caused. */
 static void cleanup(struct bench *b)
 {
-	struct moat_error err = {0};
 	struct stat st;
 
 	for (int i = 0; i < N_W; i++)
@@ -465,10 +512,10 @@ static void cleanup(struct bench *b)
 	}
 	if (b->cg_dir[0])
 		cg_remove(b->cg_dir);
-	/* The pinned programs are moat's cache: removed only when the bench
-	 * brought them, and only if no sandbox registered meanwhile. */
-	if (!b->had_syscount_pins && moat_syscount_unpin_unused(&err) < 0)
-		moat_error_print(&err, stderr);
+	remove_new_pins(&b->pins_before);
+	moat_strv_clear(&b->pins_before);
+	if (!b->had_pin_root)
+		rmdir(MOAT_BPF_PIN_ROOT); /* ENOTEMPTY: other features' pins keep it */
 	if (b->had_pin_root && stat(MOAT_BPF_PIN_ROOT, &st) < 0)
 		mkdir(MOAT_BPF_PIN_ROOT, 0700);
 	if (!b->had_bpffs && is_bpffs() && stat(MOAT_BPF_PIN_ROOT, &st) < 0)
@@ -509,8 +556,7 @@ static void round_order(unsigned long r, int order[N_ST])
 		order[n++] = ST_EMPTY;
 }
 
-static int run(struct bench *b, unsigned long rounds, double best[N_ST][N_W],
-	       uint64_t *ret_counted)
+static int run(struct bench *b, unsigned long rounds, double best[N_ST][N_W], uint64_t *ret_counted)
 {
 	struct moat_error err = {0};
 	uint32_t links[LINKS_MAX];
@@ -575,8 +621,7 @@ static void usage(FILE *f, int code)
 	exit(code);
 }
 
-static bool target(const char *what, const char *unit_note, double limit, const double *v,
-		   size_t n)
+static bool target(const char *what, const char *unit_note, double limit, const double *v, size_t n)
 {
 	bool hit = true;
 
@@ -595,10 +640,12 @@ static bool report(double best[N_ST][N_W], unsigned long rounds, unsigned long c
 	char what[128];
 
 	printf("syscall accounting cost: ns per getppid, best of %lu rounds of %lu calls\n"
-	       "(each the fastest batch of %lu), on CPU %d\n\n", rounds, calls, BATCH, cpu);
+	       "(each the fastest batch of %lu), on CPU %d\n\n",
+	       rounds, calls, BATCH, cpu);
 	printf("  %-22s %10s %10s\n", "sys_enter", "inside", "outside");
 	for (int s = 0; s < N_ST; s++)
-		printf("  %-22s %10.1f %10.1f\n", st_names[s], best[s][W_INSIDE], best[s][W_OUTSIDE]);
+		printf("  %-22s %10.1f %10.1f\n", st_names[s], best[s][W_INSIDE],
+		       best[s][W_OUTSIDE]);
 	printf("\n  inside: a process in a registered cgroup (registered from \"moat, 1 sandbox\"\n"
 	       "  on); outside: in no sandbox. The tracepoint's own floor (empty vs none):\n"
 	       "  %+.1f ns inside, %+.1f ns outside\n\ntargets:\n",
@@ -624,7 +671,8 @@ static bool report(double best[N_ST][N_W], unsigned long rounds, unsigned long c
 
 		snprintf(what, sizeof(what), "no added cost after the last sandbox ends, %s",
 			 w_names[w]);
-		ok = target(what, " (vs no program, within 3 ns)", TARGET_AFTER_NS, &after, 1) && ok;
+		ok =
+		    target(what, " (vs no program, within 3 ns)", TARGET_AFTER_NS, &after, 1) && ok;
 	}
 	return ok;
 }
@@ -674,12 +722,17 @@ int main(int argc, char **argv)
 		const char *must = getenv("MOAT_MUST_WORK");
 
 		printf("syscount-bench: SKIP: %zu sandboxes have syscall accounting on, so the "
-		       "host has no tracepoint-free state to compare with\n", registered);
+		       "host has no tracepoint-free state to compare with\n",
+		       registered);
 		return must && strcmp(must, "1") == 0 ? 1 : 0;
 	}
 	b.had_bpffs = is_bpffs();
 	b.had_pin_root = access(MOAT_BPF_PIN_ROOT, F_OK) == 0;
-	b.had_syscount_pins = has_syscount_pins();
+	if (list_syscount_pins(&b.pins_before) < 0) {
+		fprintf(stderr, "syscount-bench: open %s: %s\n", MOAT_BPF_PIN_ROOT,
+			strerror(errno));
+		return 1;
+	}
 
 	/* Interrupted, the bench still removes its cgroups and registrations:
 	 * a registration left behind keeps every task on the slow path. */
@@ -703,7 +756,8 @@ int main(int argc, char **argv)
 	}
 	ok = report(best, rounds, b.calls, cpu);
 	printf("\n  counted: %" PRIu64 " getppid of the inside child in the last round, "
-	       "%lu made\n", counted, 3 * b.calls);
+	       "%lu made\n",
+	       counted, 3 * b.calls);
 	if (counted != 3 * (uint64_t)b.calls) {
 		fprintf(stderr, "syscount-bench: the counter counted %" PRIu64 " of %lu calls\n",
 			counted, 3 * b.calls);

@@ -30,7 +30,7 @@ LOG=$TMP/peer.log
 python3 "$SRCDIR/tests/integration/netserver.py" --tcp $HOST:9100 --tcp $HOST:9102 \
 	--udp $HOST:9101 --udp $HOST:9103 --log "$LOG" >"$TMP/peer.out" 2>&1 &
 _pids+=($!)
-for _ in $(seq 50); do grep -q ready "$TMP/peer.out" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs ready "$TMP/peer.out" && break; sleep 0.1; done
 
 # probe ARGS...: one netprobe run in a sandbox of $POLICY, named "np".
 probe() {
@@ -83,6 +83,15 @@ like "$ev" '"hook": *"connect4".*"proto": *"tcp".*"address": *"10.208.77.1".*"po
 like "$ev" '"hook": *"sendmsg4".*"proto": *"udp".*"port": *9103' "the udp denial names sendmsg4"
 like "$ev" '"comm": *"netprobe"' "denials name the process"
 rm -f /var/log/moat/np.jsonl /var/log/moat/np.jsonl.1
+
+# `moat events --follow` streams a denial made after it started, and ends
+# with the sandbox once it has printed everything.
+mdetach follower --policy "$POLICY" -- /bin/sh -c "sleep 1; $NP tcp $HOST 9102" >/dev/null
+timeout 15 "$MOAT" events follower --follow --json >"$TMP/follow.out" 2>&1
+is "$?" "0" "events --follow ends when the sandbox has ended"
+like "$(grep '"denied"' "$TMP/follow.out")" '"port": *9102' "events --follow showed the denial made after it started"
+like "$(tail -n 1 "$TMP/follow.out")" '"event": *"stop"' "and the stop event last"
+rm -f /var/log/moat/follower.jsonl /var/log/moat/follower.jsonl.1
 
 # --- dns ----------------------------------------------------------------------------
 ns=$(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ {print $2; exit}' /etc/resolv.conf)

@@ -96,7 +96,7 @@ const char *moat_bpf_last_log(void)
 
 /* Pins are files of a bpffs: unlinking them drops the pin's reference;
  * the objects live on while a link or fd still uses them. */
-static int remove_pin_dir(const char *dir, struct moat_error *err)
+int moat_bpf_remove_pin_dir(const char *dir, struct moat_error *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -118,31 +118,33 @@ static int remove_pin_dir(const char *dir, struct moat_error *err)
 	return 0;
 }
 
-int moat_bpf_unpin_feature(const char *feature, struct moat_error *err)
+int moat_bpf_unpin_all(struct moat_error *err)
 {
-	size_t flen = strlen(feature);
-	DIR *d = opendir(MOAT_BPF_PIN_ROOT);
+	DIR *d;
 	struct dirent *e;
-	int r = 0;
+	int lock, r = 0;
 
-	if (!d)
-		return errno == ENOENT ? 0 : moat_error_errno(err, "open %s", MOAT_BPF_PIN_ROOT);
-	while ((e = readdir(d))) {
+	lock = moat_bpf_lock(err);
+	if (lock < 0)
+		return -1;
+	d = opendir(MOAT_BPF_PIN_ROOT);
+	if (!d) {
+		r = errno == ENOENT ? 0 : moat_error_errno(err, "open %s", MOAT_BPF_PIN_ROOT);
+		goto out;
+	}
+	while (r == 0 && (e = readdir(d))) {
 		_cleanup_free_ char *path = NULL;
 
-		if (strncmp(e->d_name, feature, flen) != 0 || e->d_name[flen] != '-')
+		if (e->d_name[0] == '.')
 			continue;
 		path = moat_strdup_printf("%s/%s", MOAT_BPF_PIN_ROOT, e->d_name);
-		if (!path || remove_pin_dir(path, err) < 0) {
-			if (!path)
-				moat_error_errno(err, "unpin %s", feature);
-			r = -1;
-			break;
-		}
+		r = path ? moat_bpf_remove_pin_dir(path, err)
+			 : moat_error_errno(err, "unpin %s", e->d_name);
 	}
 	closedir(d);
-	/* The root goes with the last feature; another's pins keep it (ENOTEMPTY). */
-	if (r == 0)
-		rmdir(MOAT_BPF_PIN_ROOT);
+	if (r == 0 && rmdir(MOAT_BPF_PIN_ROOT) < 0 && errno != ENOENT)
+		r = moat_error_errno(err, "remove %s", MOAT_BPF_PIN_ROOT);
+out:
+	close(lock);
 	return r;
 }

@@ -36,8 +36,11 @@ int moat_bpf_pin_dir(const char *feature, const void *obj, size_t obj_len, char 
 void moat_bpf_quiet(void);
 const char *moat_bpf_last_log(void);
 
-/* Removes every pinned object directory of FEATURE (all versions), for gc.
- * The caller holds the lock and knows no sandbox is running. */
-int moat_bpf_unpin_feature(const char *feature, struct moat_error *err);
+/* Removes one pinned object directory and its pins. The caller holds the lock. */
+int moat_bpf_remove_pin_dir(const char *dir, struct moat_error *err);
+
+/* For moat gc when no sandbox runs: takes the lock and removes every
+ * pinned object of every feature and version, and the root. */
+int moat_bpf_unpin_all(struct moat_error *err);
 
 #endif

@@ -559,7 +559,7 @@ static int load_and_pin(const char *dir, struct moat_error *err)
 	if (r < 0) {
 		struct moat_error ignored;
 
-		moat_bpf_unpin_feature(FEATURE, &ignored);
+		moat_bpf_remove_pin_dir(dir, &ignored);
 	}
 	return r;
 }
@@ -1142,15 +1142,4 @@ int moat_egress_top_destinations(uint64_t cgroup_id, struct moat_egress_dest *re
 	*ret_n = kept < max ? kept : max;
 	memcpy(ret, mine, *ret_n * sizeof(*ret));
 	return 0;
-}
-
-int moat_egress_unpin(struct moat_error *err)
-{
-	int lock = moat_bpf_lock(err), r;
-
-	if (lock < 0)
-		return -1;
-	r = moat_bpf_unpin_feature(FEATURE, err);
-	close(lock);
-	return r;
 }

@@ -91,9 +91,6 @@ void moat_egress_free(struct moat_egress *eg);
 /* For moat gc, after a supervisor died: deletes the entries keyed by cgroup_id. */
 int moat_egress_collect(uint64_t cgroup_id, struct moat_error *err);
 
-/* For moat gc when no sandbox runs: removes the pinned programs and maps. */
-int moat_egress_unpin(struct moat_error *err);
-
 /*
  * Compiles networks into rule map entries (pure; exported for tests): one
  * entry per distinct network, holding its own port rules and those of

@@ -63,14 +63,6 @@ int moat_syscount_info(size_t *ret_registered, bool *ret_attached, struct moat_e
  * is success; creates nothing. */
 int moat_syscount_collect(uint64_t cgroup_id, struct moat_error *err);
 
-/* For moat gc when no sandbox runs: removes the pinned objects of every
- * version, registered or not, which detaches the programs. */
-int moat_syscount_unpin(struct moat_error *err);
-
-/* Removes the pinned objects of every version in which no sandbox is
- * registered; safe while sandboxes run. */
-int moat_syscount_unpin_unused(struct moat_error *err);
-
 /* The name of syscall nr on this architecture ("getppid"), or NULL when it
  * has none. The string belongs to the library and lives until exit. */
 const char *moat_syscall_name(int nr);

@@ -4,12 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "egress.h"
+#include "bpf.h"
 #include "launch.h"
 #include "moat.h"
 #include "nat.h"
 #include "state.h"
-#include "syscount.h"
 
 /* What sandboxes share on the host (the pinned egress and accounting
  * programs and maps, the NAT table) is a cache kept between launches: gone
@@ -19,7 +18,7 @@ static int release_shared(const struct moat_strv *names, struct moat_error *err)
 	for (size_t i = 0; i < names->n; i++)
 		if (moat_state_alive(names->v[i]))
 			return 0;
-	if (moat_egress_unpin(err) < 0 || moat_syscount_unpin(err) < 0)
+	if (moat_bpf_unpin_all(err) < 0)
 		return -1;
 	return moat_nat_cleanup_if_unused(err);
 }

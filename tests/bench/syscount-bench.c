@@ -440,19 +440,6 @@ static int list_syscount_pins(struct moat_strv *ret)
 	return 0;
 }
 
-static void remove_pin_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			unlinkat(dirfd(d), e->d_name, 0);
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 /* The pins of the syscount version this bench loaded, when it was the
  * first to: moat's cache, but the bench brought it. Under the load lock,
  * and only without a pinned counter link, which every registration holds
@@ -478,7 +465,7 @@ static void remove_new_pins(const struct moat_strv *before)
 		    sub_path(link, sizeof(link), dir, "link_sys_enter") < 0 ||
 		    access(link, F_OK) == 0)
 			continue;
-		remove_pin_dir(dir);
+		moat_bpf_remove_pin_dir(dir, &err);
 	}
 	close(lock);
 out:

@@ -209,8 +209,9 @@ static int rotate(struct moat_audit_log *a, struct moat_error *err)
 	return 0;
 }
 
-int moat_audit_write_at(struct moat_audit_log *a, uint64_t realtime_ns, const char *event,
-			json_object *fields, struct moat_error *err)
+/* As moat_audit_write() with the event's wall-clock time given (ns since the epoch). */
+static int write_at(struct moat_audit_log *a, uint64_t realtime_ns, const char *event,
+		    json_object *fields, struct moat_error *err)
 {
 	json_object *obj = json_object_new_object();
 	_cleanup_free_ char *line = NULL;
@@ -296,7 +297,7 @@ nomem:
 int moat_audit_write(struct moat_audit_log *a, const char *event, json_object *fields,
 		     struct moat_error *err)
 {
-	return moat_audit_write_at(a, moat_now_ns(), event, fields, err);
+	return write_at(a, moat_now_ns(), event, fields, err);
 }
 
 /* Writes event with fields (owned, put here), or fails with ENOMEM when building them failed. */
@@ -456,7 +457,7 @@ int moat_audit_denial(struct moat_audit_log *a, const struct moat_audit_denial *
 		json_object_put(f);
 		return moat_error_set(err, ENOMEM, "audit denied");
 	}
-	r = moat_audit_write_at(a, d->ktime_ns ? boot_to_realtime(d->ktime_ns) : moat_now_ns(),
+	r = write_at(a, d->ktime_ns ? boot_to_realtime(d->ktime_ns) : moat_now_ns(),
 				"denied", f, err);
 	json_object_put(f);
 	return r;

@@ -51,10 +51,6 @@ int moat_audit_open_at(const char *dir, const char *name, uint64_t cap,
 int moat_audit_write(struct moat_audit_log *a, const char *event, json_object *fields,
 		     struct moat_error *err);
 
-/* As moat_audit_write() with the event's wall-clock time given (ns since the epoch). */
-int moat_audit_write_at(struct moat_audit_log *a, uint64_t realtime_ns, const char *event,
-			json_object *fields, struct moat_error *err);
-
 /* What the sandbox is, written once the command runs ("start"). */
 struct moat_audit_start {
 	const char *tier;	   /* the policy's base tier */

@@ -346,12 +346,20 @@ static int value_add_run(struct moat_rule_value *v, const struct moat_egress_net
 	return 0;
 }
 
+static void format_addr(const uint32_t addr[4], bool v4, char *buf, size_t len)
+{
+	if (v4)
+		inet_ntop(AF_INET, &addr[3], buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
+}
+
 static int too_many(const struct distinct *d, struct moat_error *err)
 {
 	char text[INET6_ADDRSTRLEN];
 	bool v4 = d->prefix >= 96 && d->addr[0] == 0 && d->addr[1] == 0 && d->addr[2] == htonl(0xffff);
 
-	moat_egress_format_addr(d->addr, v4, text, sizeof(text));
+	format_addr(d->addr, v4, text, sizeof(text));
 	return moat_error_set(err, E2BIG, "egress: more than %d port rules apply to %s/%u",
 			      MOAT_RULE_PORTS_MAX, text, v4 ? d->prefix - 96 : d->prefix);
 }
@@ -420,13 +428,6 @@ int moat_egress_compile(const struct moat_egress_net *nets, size_t n,
 	return 0;
 }
 
-void moat_egress_format_addr(const uint32_t addr[4], bool v4, char *buf, size_t len)
-{
-	if (v4)
-		inet_ntop(AF_INET, &addr[3], buf, (socklen_t)len);
-	else
-		inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
-}
 
 /* ---- the sandbox's egress ------------------------------------------------------ */
 
@@ -470,11 +471,6 @@ fail:
 size_t moat_egress_n_rules(const struct moat_egress *eg)
 {
 	return eg ? eg->n_nets : 0;
-}
-
-uint64_t moat_egress_cgroup_id(const struct moat_egress *eg)
-{
-	return eg ? eg->cgroup_id : 0;
 }
 
 static int pin_path(char *buf, size_t len, const char *dir, const char *name)
@@ -1142,4 +1138,26 @@ int moat_egress_top_destinations(uint64_t cgroup_id, struct moat_egress_dest *re
 	*ret_n = kept < max ? kept : max;
 	memcpy(ret, mine, *ret_n * sizeof(*ret));
 	return 0;
+}
+
+const char *moat_egress_hook_name(uint8_t hook)
+{
+	static const char *const names[] = {
+		[MOAT_HOOK_CONNECT4] = "connect4", [MOAT_HOOK_CONNECT6] = "connect6",
+		[MOAT_HOOK_SENDMSG4] = "sendmsg4", [MOAT_HOOK_SENDMSG6] = "sendmsg6",
+		[MOAT_HOOK_EGRESS] = "egress",
+	};
+
+	return hook < ARRAY_SIZE(names) && names[hook] ? names[hook] : "unknown";
+}
+
+const char *moat_egress_proto_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: snprintf(buf, len, "%u", proto); return buf;
+	}
 }

@@ -55,9 +55,6 @@ size_t moat_egress_n_rules(const struct moat_egress *eg);
 int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint32_t own4,
 		       struct moat_error *err);
 
-/* The cgroup id entries are keyed by (valid after attach). */
-uint64_t moat_egress_cgroup_id(const struct moat_egress *eg);
-
 /* Denials: poll this fd for POLLIN, then consume, which calls fn for each
  * event without blocking. */
 int moat_egress_events_fd(const struct moat_egress *eg);
@@ -104,8 +101,9 @@ int moat_egress_compile(const struct moat_egress_net *nets, size_t n,
 			struct moat_rule_key **ret_keys, struct moat_rule_value **ret_values,
 			size_t *ret_n, struct moat_error *err);
 
-/* Formats an address of a network (IPv6 or v4-mapped) as text: a.b.c.d for
- * a v4-mapped one when v4 is true. */
-void moat_egress_format_addr(const uint32_t addr[4], bool v4, char *buf, size_t len);
+/* Names for the audit log and status: a denial's hook ("connect4") and an
+ * IP protocol ("tcp", or the number written into buf). */
+const char *moat_egress_hook_name(uint8_t hook);
+const char *moat_egress_proto_name(uint8_t proto, char *buf, size_t len);
 
 #endif

@@ -827,28 +827,6 @@ static void serve_published(void *data)
 	kill(sb->init_pid, SIGKILL);
 }
 
-static const char *hook_name(uint8_t hook)
-{
-	static const char *const names[] = {
-		[MOAT_HOOK_CONNECT4] = "connect4", [MOAT_HOOK_CONNECT6] = "connect6",
-		[MOAT_HOOK_SENDMSG4] = "sendmsg4", [MOAT_HOOK_SENDMSG6] = "sendmsg6",
-		[MOAT_HOOK_EGRESS] = "egress",
-	};
-
-	return hook < ARRAY_SIZE(names) && names[hook] ? names[hook] : "unknown";
-}
-
-static const char *proto_name(uint8_t proto, char *buf, size_t len)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return "tcp";
-	case IPPROTO_UDP: return "udp";
-	case IPPROTO_ICMP: return "icmp";
-	case IPPROTO_ICMPV6: return "icmpv6";
-	default: snprintf(buf, len, "%u", proto); return buf;
-	}
-}
-
 /* IPv4 hooks, and v4-mapped packets, are logged as IPv4; an AF_INET6
  * socket's v4-mapped destination keeps the form it was given in. */
 static void on_denial(const struct moat_denial *d, void *data)
@@ -857,7 +835,7 @@ static void on_denial(const struct moat_denial *d, void *data)
 	struct moat_audit_denial a = {
 		.ktime_ns = d->boot_ns,
 		.pid = d->pid,
-		.hook = hook_name(d->hook),
+		.hook = moat_egress_hook_name(d->hook),
 		.port = d->port,
 	};
 	bool mapped = d->addr[0] == 0 && d->addr[1] == 0 && d->addr[2] == htonl(0xffff);
@@ -866,7 +844,7 @@ static void on_denial(const struct moat_denial *d, void *data)
 	struct moat_error ignored;
 	char proto[8];
 
-	a.proto = proto_name(d->proto, proto, sizeof(proto));
+	a.proto = moat_egress_proto_name(d->proto, proto, sizeof(proto));
 	if (d->pid)
 		memcpy(a.comm, d->comm, sizeof(a.comm));
 	a.family = v4 ? AF_INET : AF_INET6;

@@ -535,17 +535,6 @@ static json_object *syscalls_json(uint64_t cgroup_id, json_object *accounting, d
 
 /* ---- network ------------------------------------------------------------------- */
 
-static const char *proto_name(uint8_t proto, char *buf, size_t len)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return "tcp";
-	case IPPROTO_UDP: return "udp";
-	case IPPROTO_ICMP: return "icmp";
-	case IPPROTO_ICMPV6: return "icmpv6";
-	default: snprintf(buf, len, "%u", proto); return buf;
-	}
-}
-
 static json_object *counters_json(uint64_t cgroup_id, const char *mode)
 {
 	json_object *s = section_new();
@@ -614,7 +603,7 @@ static json_object *destinations_json(uint64_t cgroup_id)
 		json_object_object_add(e, "family", json_object_new_string(v4 ? "ipv4" : "ipv6"));
 		json_object_object_add(e, "address", json_object_new_string(addr));
 		json_object_object_add(e, "proto", json_object_new_string(
-			proto_name(dests[i].proto, proto, sizeof(proto))));
+			moat_egress_proto_name(dests[i].proto, proto, sizeof(proto))));
 		json_object_object_add(e, "port", json_object_new_int(dests[i].port));
 		json_object_object_add(e, "bytes", json_object_new_uint64(dests[i].bytes));
 		json_object_object_add(e, "packets", json_object_new_uint64(dests[i].packets));

@@ -596,17 +596,6 @@ static int get_objs(struct egress_objs *o, struct moat_error *err)
 	return r < 0 ? -1 : 0;
 }
 
-static int cgroup_id_of(int cgroup_fd, uint64_t *ret, struct moat_error *err)
-{
-	struct stat st;
-
-	/* A cgroup2 directory's inode number is its cgroup id (kernfs node id). */
-	if (fstat(cgroup_fd, &st) < 0)
-		return moat_error_errno(err, "stat the sandbox's cgroup");
-	*ret = st.st_ino;
-	return 0;
-}
-
 static int on_ring_sample(void *ctx, void *data, size_t size)
 {
 	struct moat_egress *eg = ctx;
@@ -779,13 +768,12 @@ static int attach_links(struct moat_egress *eg, int cgroup_fd, struct moat_error
 	return 0;
 }
 
-int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint32_t own4,
+int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint64_t cgroup_id, uint32_t own4,
 		       struct moat_error *err)
 {
-	if (cgroup_fd < 0)
+	if (cgroup_fd < 0 || cgroup_id == 0)
 		return moat_error_set(err, EOPNOTSUPP, "egress needs a cgroup2 directory");
-	if (cgroup_id_of(cgroup_fd, &eg->cgroup_id, err) < 0)
-		return -1;
+	eg->cgroup_id = cgroup_id;
 	if (get_objs(&eg->objs, err) < 0)
 		return -1;
 	if (insert_entries(eg, own4, err) < 0)
@@ -839,73 +827,69 @@ int moat_egress_counters(const struct moat_egress *eg, struct moat_net_counters 
 	return read_counters(eg->objs.map[MAP_NETSTAT], eg->cgroup_id, ret, err);
 }
 
-/* Every key of the LRU destination map that belongs to cgroup_id, read in
- * batches (one syscall per batch, not per entry); *ret owned by the caller. */
-static int dest_keys_of(int map_fd, uint64_t cgroup_id, struct moat_dest_key **ret, size_t *ret_n,
-			struct moat_error *err)
+/* The whole LRU destination map, every sandbox's, with ncpu values per key. */
+struct dest_table {
+	struct moat_dest_key *keys;
+	struct moat_dest_value *values;
+	size_t n, cap;
+};
+
+static void dest_table_free(struct dest_table *t)
+{
+	free(t->keys);
+	free(t->values);
+	*t = (struct dest_table){0};
+}
+
+/* Reads it in batches (one syscall per batch, not per entry), reusing t's buffers. */
+static int read_dests(int map_fd, int ncpu, struct dest_table *t, struct moat_error *err)
 {
 	const size_t batch = 4096;
-	int ncpu = libbpf_num_possible_cpus();
-	_cleanup_free_ struct moat_dest_key *keys = NULL;
-	_cleanup_free_ struct moat_dest_value *values = NULL;
-	struct moat_dest_key *mine = NULL;
-	size_t n = 0, cap = 0;
 	__u64 in = 0, out = 0;
 	bool first = true;
 
-	*ret = NULL;
-	*ret_n = 0;
-	if (ncpu <= 0)
-		return moat_error_set(err, -ncpu, "count possible CPUs");
-	keys = calloc(batch, sizeof(*keys));
-	values = calloc(batch * (size_t)ncpu, sizeof(*values));
-	if (!keys || !values)
-		return moat_error_errno(err, "read destinations");
+	t->n = 0;
 	for (;;) {
 		__u32 count = (__u32)batch;
-		int r = bpf_map_lookup_batch(map_fd, first ? NULL : &in, &out, keys, values, &count,
-					     NULL);
+		int r;
 
-		if (r < 0 && errno != ENOENT) {
-			free(mine);
+		if (t->n + batch > t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : batch;
+			struct moat_dest_key *k = reallocarray(t->keys, cap, sizeof(*k));
+			struct moat_dest_value *v;
+
+			if (!k)
+				return moat_error_errno(err, "read destinations");
+			t->keys = k;
+			v = reallocarray(t->values, cap * (size_t)ncpu, sizeof(*v));
+			if (!v)
+				return moat_error_errno(err, "read destinations");
+			t->values = v;
+			t->cap = cap;
+		}
+		r = bpf_map_lookup_batch(map_fd, first ? NULL : &in, &out, t->keys + t->n,
+					 t->values + t->n * (size_t)ncpu, &count, NULL);
+		if (r < 0 && errno != ENOENT)
 			return moat_error_errno(err, "read destinations");
-		}
-		for (__u32 i = 0; i < count; i++) {
-			if (keys[i].cgroup_id != cgroup_id)
-				continue;
-			if (n == cap) {
-				struct moat_dest_key *m = reallocarray(mine, cap ? cap * 2 : 64,
-								       sizeof(*m));
-				if (!m) {
-					free(mine);
-					return moat_error_errno(err, "read destinations");
-				}
-				mine = m;
-				cap = cap ? cap * 2 : 64;
-			}
-			mine[n++] = keys[i];
-		}
+		t->n += count;
 		if (r < 0) /* ENOENT: that was the last batch */
-			break;
+			return 0;
 		in = out;
 		first = false;
 	}
-	*ret = mine;
-	*ret_n = n;
-	return 0;
 }
 
 static void delete_dests(int map_fd, uint64_t cgroup_id)
 {
-	struct moat_dest_key *keys = NULL;
+	int ncpu = libbpf_num_possible_cpus();
+	struct dest_table t = {0};
 	struct moat_error ignored;
-	size_t n = 0;
 
-	if (dest_keys_of(map_fd, cgroup_id, &keys, &n, &ignored) < 0)
-		return;
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(map_fd, &keys[i]);
-	free(keys);
+	if (ncpu > 0 && read_dests(map_fd, ncpu, &t, &ignored) == 0)
+		for (size_t i = 0; i < t.n; i++)
+			if (t.keys[i].cgroup_id == cgroup_id)
+				bpf_map_delete_elem(map_fd, &t.keys[i]);
+	dest_table_free(&t);
 }
 
 static void delete_sandbox_entries(const struct egress_objs *o, uint64_t cgroup_id)
@@ -1059,54 +1043,16 @@ static void dest_from(struct moat_egress_dest *d, const struct moat_dest_key *k,
  * moment: a status of all sandboxes reads the map once, not once each. */
 #define DESTS_FRESH_NS (200 * 1000 * 1000ULL)
 
-static struct {
-	struct moat_dest_key *keys;
-	struct moat_dest_value *values; /* per key, ncpu values */
-	size_t n;
-	uint64_t read_ns;
-} dests_snapshot;
+static struct dest_table dests_snapshot;
+static uint64_t dests_read_ns;
 
 static int snapshot_dests(int map_fd, int ncpu, struct moat_error *err)
 {
-	const size_t batch = 4096;
-	size_t cap = 0;
-	__u64 in = 0, out = 0;
-	bool first = true;
-
-	if (dests_snapshot.read_ns && moat_now_ns() - dests_snapshot.read_ns < DESTS_FRESH_NS)
+	if (dests_read_ns && moat_now_ns() - dests_read_ns < DESTS_FRESH_NS)
 		return 0;
-	dests_snapshot.n = 0;
-	for (;;) {
-		__u32 count = (__u32)batch;
-		int r;
-
-		if (dests_snapshot.n + batch > cap) {
-			size_t ncap = cap ? cap * 2 : batch;
-			struct moat_dest_key *k = reallocarray(dests_snapshot.keys, ncap, sizeof(*k));
-			struct moat_dest_value *v;
-
-			if (!k)
-				return moat_error_errno(err, "read destinations");
-			dests_snapshot.keys = k;
-			v = reallocarray(dests_snapshot.values, ncap * (size_t)ncpu, sizeof(*v));
-			if (!v)
-				return moat_error_errno(err, "read destinations");
-			dests_snapshot.values = v;
-			cap = ncap;
-		}
-		r = bpf_map_lookup_batch(map_fd, first ? NULL : &in, &out,
-					 dests_snapshot.keys + dests_snapshot.n,
-					 dests_snapshot.values + dests_snapshot.n * (size_t)ncpu, &count,
-					 NULL);
-		if (r < 0 && errno != ENOENT)
-			return moat_error_errno(err, "read destinations");
-		dests_snapshot.n += count;
-		if (r < 0) /* ENOENT: that was the last batch */
-			break;
-		in = out;
-		first = false;
-	}
-	dests_snapshot.read_ns = moat_now_ns();
+	if (read_dests(map_fd, ncpu, &dests_snapshot, err) < 0)
+		return -1;
+	dests_read_ns = moat_now_ns();
 	return 0;
 }
 

@@ -47,12 +47,13 @@ int moat_egress_prepare(const struct moat_policy *p, const char *resolv_conf,
 size_t moat_egress_n_rules(const struct moat_egress *eg);
 
 /*
- * Loads or reuses the pinned programs, inserts the sandbox's entries (its
- * own veth address own4, network order, 0 without one) and attaches every
- * program to cgroup_fd. Call before any task joins the cgroup: the sandbox
- * never runs unenforced.
+ * Loads or reuses the pinned programs, inserts the sandbox's entries keyed
+ * by cgroup_id (the id of the cgroup2 directory cgroup_fd; its own veth
+ * address own4, network order, 0 without one) and attaches every program
+ * to cgroup_fd. Call before any task joins the cgroup: the sandbox never
+ * runs unenforced.
  */
-int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint32_t own4,
+int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint64_t cgroup_id, uint32_t own4,
 		       struct moat_error *err);
 
 /* Denials: poll this fd for POLLIN, then consume, which calls fn for each

@@ -521,7 +521,8 @@ static int make_network(struct sandbox *sb, struct moat_error *err)
 	json_object_object_add(sb->state.json, "network", network_json(sb, sb->cgroup_id));
 	if (moat_state_save(&sb->state, err) < 0)
 		return -1;
-	return moat_egress_attach(sb->egress, cgroup_fd, sb->lease.sandbox.s_addr, err);
+	return moat_egress_attach(sb->egress, cgroup_fd, sb->cgroup_id, sb->lease.sandbox.s_addr,
+				  err);
 }
 
 /* While init builds its root: its end of the veth, NAT, published ports. */

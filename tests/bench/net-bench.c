@@ -1103,11 +1103,15 @@ static int egress_attach(const struct moat_policy *p, int cgroup_fd, uint32_t ow
 			 struct moat_error *err)
 {
 	uint64_t t0 = mono_ns(), t1;
+	struct stat st;
 
+	/* A cgroup2 directory's inode number is its cgroup id. */
+	if (fstat(cgroup_fd, &st) < 0)
+		return moat_error_errno(err, "stat the client's cgroup");
 	if (moat_egress_prepare(p, RESOLV_CONF, ret, err) < 0)
 		return -1;
 	t1 = mono_ns();
-	if (moat_egress_attach(*ret, cgroup_fd, own4, err) < 0)
+	if (moat_egress_attach(*ret, cgroup_fd, st.st_ino, own4, err) < 0)
 		return -1;
 	*ret_compile_ms = (double)(t1 - t0) / 1e6;
 	*ret_attach_ms = (double)(mono_ns() - t1) / 1e6;

@@ -94,6 +94,7 @@ TEST_HELPERS := $(addprefix $(O)/tests/helpers/,$(test-helpers-y))
 # --- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----------
 BPF_OBJS := $(addprefix $(O)/bpf/,$(addsuffix .bpf.o,$(bpf-y)))
 BPF_SKELS := $(addprefix $(O)/bpf/,$(addsuffix .skel.h,$(bpf-y)))
+BPF_HASHES := $(addprefix $(O)/bpf/,$(addsuffix .hash.h,$(bpf-y)))
 BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 $(O)/vmlinux.h:
@@ -112,7 +113,14 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # Every user-space object may include a skeleton: generate them first.
-$(addprefix $(O)/,$(core-y)): | $(BPF_SKELS)
+# The object's identity, fixed at build time: names its pin directory, so a
+# launch does not hash the object and a new moat never reuses an old one's pins.
+$(O)/bpf/%.hash.h: $(O)/bpf/%.bpf.o
+	$(call msg,GEN,$@)
+	$(Q)printf '#define MOAT_%s_BPF_HASH "%s"\n' "$$(echo $* | tr a-z A-Z)" \
+		"$$(sha256sum $< | cut -c1-12)" > $@
+
+$(addprefix $(O)/,$(core-y)): | $(BPF_SKELS) $(BPF_HASHES)
 
 # --- Targets -------------------------------------------------------------------
 .PHONY: all deps check unit integration demo bench install uninstall clean help

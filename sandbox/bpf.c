@@ -53,15 +53,9 @@ int moat_bpf_lock(struct moat_error *err)
 	return fd;
 }
 
-int moat_bpf_pin_dir(const char *feature, const void *obj, size_t obj_len, char *buf, size_t len,
-		     struct moat_error *err)
+void moat_bpf_pin_dir(const char *feature, const char *hash, char *buf, size_t len)
 {
-	char hash[65];
-
-	if (moat_sha256_hex(obj, obj_len, hash, err) < 0)
-		return -1;
-	snprintf(buf, len, "%s/%s-%.12s", MOAT_BPF_PIN_ROOT, feature, hash);
-	return 0;
+	snprintf(buf, len, "%s/%s-%s", MOAT_BPF_PIN_ROOT, feature, hash);
 }
 
 static char last_log[512];

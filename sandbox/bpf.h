@@ -25,10 +25,10 @@ int moat_bpf_fs_ensure(struct moat_error *err);
  * unpinned. Returns the lock's fd (close it to unlock) or -1. */
 int moat_bpf_lock(struct moat_error *err);
 
-/* Writes MOAT_BPF_PIN_ROOT "/FEATURE-" and 12 hex digits of the sha256 of
- * the object's bytes into buf. */
-int moat_bpf_pin_dir(const char *feature, const void *obj, size_t obj_len, char *buf, size_t len,
-		     struct moat_error *err);
+/* Writes MOAT_BPF_PIN_ROOT "/FEATURE-HASH" into buf, HASH the object's
+ * MOAT_<FEATURE>_BPF_HASH from the generated FEATURE.hash.h (12 hex
+ * digits of its sha256). */
+void moat_bpf_pin_dir(const char *feature, const char *hash, char *buf, size_t len);
 
 /* Routes libbpf's messages into a buffer instead of stderr (library code
  * never prints); the last warning, e.g. the verifier's verdict, is kept

@@ -14,6 +14,7 @@
 
 #include "bpf.h"
 #include "egress.h"
+#include "egress.hash.h"
 #include "egress.skel.h"
 #include "state.h"
 #include "util.h"
@@ -560,12 +561,10 @@ static int load_and_pin(const char *dir, struct moat_error *err)
 	return r;
 }
 
-static int pin_dir_of_build(char *buf, size_t len, struct moat_error *err)
+/* This build's pin directory. */
+static void pin_dir_of_build(char *buf, size_t len)
 {
-	size_t sz = 0;
-	const void *bytes = egress_bpf__elf_bytes(&sz);
-
-	return moat_bpf_pin_dir(FEATURE, bytes, sz, buf, len, err);
+	moat_bpf_pin_dir(FEATURE, MOAT_EGRESS_BPF_HASH, buf, len);
 }
 
 /* Opens the pinned programs and maps, loading them first when this host has
@@ -577,8 +576,7 @@ static int get_objs(struct egress_objs *o, struct moat_error *err)
 	int lock, r;
 
 	moat_bpf_quiet();
-	if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
-		return -1;
+	pin_dir_of_build(dir, sizeof(dir));
 	r = open_pinned(dir, o, err);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
@@ -969,8 +967,7 @@ int moat_egress_collect(uint64_t cgroup_id, struct moat_error *err)
 	int r;
 
 	moat_bpf_quiet();
-	if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
-		return -1;
+	pin_dir_of_build(dir, sizeof(dir));
 	r = open_pinned(dir, &o, err);
 	if (r <= 0)
 		return r; /* nothing pinned: the entries went with the maps */
@@ -993,8 +990,7 @@ static int open_for_reading(const struct egress_objs **ret, struct moat_error *e
 
 	if (!reader_open) {
 		moat_bpf_quiet();
-		if (pin_dir_of_build(dir, sizeof(dir), err) < 0)
-			return -1;
+		pin_dir_of_build(dir, sizeof(dir));
 		r = open_pinned(dir, &reader_objs, err);
 		if (r <= 0)
 			return r;

@@ -15,6 +15,7 @@
 
 #include "bpf.h"
 #include "syscount.h"
+#include "syscount.hash.h"
 #include "syscount.skel.h"
 #include "util.h"
 
@@ -74,12 +75,10 @@ static int pin_path(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static int pin_dir_of_build(char *buf, size_t len, struct moat_error *err)
+/* This build's pin directory. */
+static void pin_dir_of_build(char *buf, size_t len)
 {
-	size_t sz = 0;
-	const void *bytes = syscount_bpf__elf_bytes(&sz);
-
-	return moat_bpf_pin_dir(FEATURE, bytes, sz, buf, len, err);
+	moat_bpf_pin_dir(FEATURE, MOAT_SYSCOUNT_BPF_HASH, buf, len);
 }
 
 /* Opens dir/name: 1 and *ret_fd when it is pinned, 0 when it is not, -1. */
@@ -540,7 +539,8 @@ int moat_syscount_register(uint64_t cgroup_id, struct moat_syscount **ret, struc
 	if (!sc)
 		return moat_error_errno(err, "syscall accounting");
 	sc->cgroup_id = cgroup_id;
-	if (pin_dir_of_build(dir, sizeof(dir), err) < 0 || moat_bpf_fs_ensure(err) < 0)
+	pin_dir_of_build(dir, sizeof(dir));
+	if (moat_bpf_fs_ensure(err) < 0)
 		return -1;
 	/* Held until the end: the entry and the link change together, so a
 	 * concurrent last unregistration cannot detach what this attaches. */

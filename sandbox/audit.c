@@ -751,3 +751,148 @@ int moat_audit_reader_read(struct moat_audit_reader *r, moat_audit_line_fn fn, v
 			return errno == ENOENT ? 0 : moat_error_errno(err, "open %s", r->file);
 	}
 }
+
+/* ---- reading backwards --------------------------------------------------------- */
+
+#define TAIL_CHUNK (64u << 10) /* the log is read backwards this much at a time */
+
+struct tail_reader {
+	size_t budget; /* bytes left to read */
+	char *buf;     /* TAIL_CHUNK + MOAT_AUDIT_LINE_MAX */
+	moat_audit_tail_fn fn;
+	void *data;
+};
+
+/*
+ * Reads fd backwards from its end in TAIL_CHUNK steps. buf holds the chunk
+ * followed by the carry: the part of a line whose start is in an earlier
+ * chunk. A last line without its newline is being written: skipped, as is a
+ * line longer than MOAT_AUDIT_LINE_MAX (moat writes none). Returns 1 when
+ * the scan should stop, 0 at the start of the file.
+ */
+static int tail_fd(struct tail_reader *t, int fd, off_t size)
+{
+	off_t end = size;
+	size_t carry = 0;
+	bool partial = true; /* buf's end is not the end of a line */
+
+	while (end > 0) {
+		size_t want = (size_t)(end < (off_t)TAIL_CHUNK ? end : (off_t)TAIL_CHUNK), got = 0, e;
+		off_t start;
+		char *nl;
+
+		if (t->budget == 0)
+			return 1;
+		if (want > t->budget)
+			want = t->budget;
+		start = end - (off_t)want;
+		memmove(t->buf + want, t->buf, carry);
+		while (got < want) {
+			ssize_t r = pread(fd, t->buf + got, want - got, start + (off_t)got);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return 1; /* truncated under us (not by moat): what we have is it */
+			got += (size_t)r;
+		}
+		t->budget -= want;
+		e = want + carry;
+		if (partial) {
+			nl = memrchr(t->buf, '\n', e);
+			if (!nl) {
+				carry = 0;
+				end = start;
+				continue;
+			}
+			e = (size_t)(nl - t->buf) + 1;
+			partial = false;
+		}
+		/* buf[0, e) ends with a newline: hand over each line whose start is here. */
+		while (e > 1 && (nl = memrchr(t->buf, '\n', e - 1))) {
+			size_t s = (size_t)(nl - t->buf) + 1;
+
+			if (t->fn(t->buf + s, e - 1 - s, t->data))
+				return 1;
+			e = s;
+		}
+		if (start == 0)
+			return e > 1 ? t->fn(t->buf, e - 1, t->data) : 0;
+		if (e > MOAT_AUDIT_LINE_MAX) {
+			carry = 0;
+			partial = true;
+		} else {
+			carry = e;
+		}
+		end = start;
+	}
+	return 0;
+}
+
+/* O_NONBLOCK: a FIFO planted at a log's name must not hang status. */
+static int open_log(int dirfd, const char *file, struct stat *st)
+{
+	_cleanup_close_ int fd =
+	    openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, st) < 0)
+		return -1;
+	if (!S_ISREG(st->st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return TAKE_FD(fd);
+}
+
+/* NAME.jsonl from its end, then NAME.jsonl.1 (unless a rotation in between
+ * made it the file just read). */
+static int tail_log(struct tail_reader *t, const char *name, struct moat_error *err)
+{
+	_cleanup_close_ int dirfd = open(MOAT_LOG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char file[MOAT_NAME_MAX + 16];
+	struct stat cur = {0}, old;
+	bool found = false;
+	int fd;
+
+	if (dirfd < 0)
+		return moat_error_errno(err, "open %s", MOAT_LOG_DIR);
+	snprintf(file, sizeof(file), "%s.jsonl", name);
+	fd = open_log(dirfd, file, &cur);
+	if (fd < 0 && errno != ENOENT)
+		return moat_error_errno(err, "open %s/%s", MOAT_LOG_DIR, file);
+	if (fd >= 0) {
+		found = true;
+		if (tail_fd(t, fd, cur.st_size)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+	}
+	snprintf(file, sizeof(file), "%s.jsonl.1", name);
+	fd = open_log(dirfd, file, &old);
+	if (fd < 0 && errno != ENOENT)
+		return moat_error_errno(err, "open %s/%s", MOAT_LOG_DIR, file);
+	if (fd >= 0) {
+		found = true;
+		if (old.st_dev != cur.st_dev || old.st_ino != cur.st_ino)
+			tail_fd(t, fd, old.st_size);
+		close(fd);
+	}
+	if (!found)
+		return moat_error_set(err, ENOENT, "no audit log for sandbox %s", name);
+	return 0;
+}
+
+int moat_audit_tail(const char *name, size_t budget, moat_audit_tail_fn fn, void *data,
+		    struct moat_error *err)
+{
+	struct tail_reader t = {.budget = budget, .fn = fn, .data = data};
+	int r;
+
+	t.buf = malloc(TAIL_CHUNK + MOAT_AUDIT_LINE_MAX);
+	if (!t.buf)
+		return moat_error_set(err, ENOMEM, "read the audit log of %s", name);
+	r = tail_log(&t, name, err);
+	free(t.buf);
+	return r;
+}

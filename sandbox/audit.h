@@ -148,4 +148,14 @@ int moat_audit_reader_flush(struct moat_audit_reader *r, moat_audit_line_fn fn, 
 
 void moat_audit_reader_free(struct moat_audit_reader *r);
 
+/*
+ * The log's end, for status: calls fn for whole lines of NAME.jsonl newest
+ * first, then of NAME.jsonl.1, reading at most budget bytes; a last line
+ * still being written, and a line longer than MOAT_AUDIT_LINE_MAX, are
+ * skipped. fn returns 1 to stop. ENOENT when NAME has no log.
+ */
+typedef int (*moat_audit_tail_fn)(const char *line, size_t len, void *data);
+int moat_audit_tail(const char *name, size_t budget, moat_audit_tail_fn fn, void *data,
+		    struct moat_error *err);
+
 #endif

@@ -28,7 +28,6 @@
 
 #define CGROUP_FILE_MAX 4096	    /* memory.events, cpu.stat: a few lines */
 #define CLIENTS_FILE_MAX (1u << 20) /* clients.json: the supervisor writes at most a few KiB */
-#define LOG_CHUNK (64u << 10)	    /* the audit log is read backwards this much at a time */
 
 /* cgroup v1 writes "no limit" as the largest page-aligned signed value; anything this
  * large is no limit in practice. */
@@ -721,9 +720,7 @@ static json_object *network_json(const char *name, json_object *state, uint64_t 
 struct tail {
 	json_object *ev[MOAT_STATUS_DENIALS_N]; /* newest first */
 	size_t n;
-	size_t budget; /* bytes left to read */
 	json_tokener *tok;
-	char *buf;     /* LOG_CHUNK + MOAT_AUDIT_LINE_MAX */
 };
 
 /*
@@ -732,8 +729,9 @@ struct tail {
  * events. Returns 1 to stop: enough denials, or the "start" of the sandbox's
  * current life (a log outlives its sandbox; older denials were another's).
  */
-static int tail_line(struct tail *t, const char *line, size_t len)
+static int tail_line(const char *line, size_t len, void *data)
 {
+	struct tail *t = data;
 	json_object *ev;
 	const char *event;
 
@@ -760,144 +758,21 @@ static int tail_line(struct tail *t, const char *line, size_t len)
 	return t->n == MOAT_STATUS_DENIALS_N;
 }
 
-/*
- * Reads fd backwards from its end in LOG_CHUNK steps. buf holds the chunk
- * followed by the carry: the part of a line whose start is in an earlier
- * chunk. A last line without its newline is being written: skipped, as is a
- * line longer than MOAT_AUDIT_LINE_MAX (moat writes none). Returns 1 when
- * the scan should stop, 0 at the start of the file.
- */
-static int tail_fd(struct tail *t, int fd, off_t size)
-{
-	off_t end = size;
-	size_t carry = 0;
-	bool partial = true; /* buf's end is not the end of a line */
-
-	while (end > 0) {
-		size_t want = (size_t)(end < (off_t)LOG_CHUNK ? end : (off_t)LOG_CHUNK), got = 0, e;
-		off_t start;
-		char *nl;
-
-		if (t->budget == 0)
-			return 1;
-		if (want > t->budget)
-			want = t->budget;
-		start = end - (off_t)want;
-		memmove(t->buf + want, t->buf, carry);
-		while (got < want) {
-			ssize_t r = pread(fd, t->buf + got, want - got, start + (off_t)got);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return 1; /* truncated under us (not by moat): what we have is it */
-			got += (size_t)r;
-		}
-		t->budget -= want;
-		e = want + carry;
-		if (partial) {
-			nl = memrchr(t->buf, '\n', e);
-			if (!nl) {
-				carry = 0;
-				end = start;
-				continue;
-			}
-			e = (size_t)(nl - t->buf) + 1;
-			partial = false;
-		}
-		/* buf[0, e) ends with a newline: hand over each line whose start is here. */
-		while (e > 1 && (nl = memrchr(t->buf, '\n', e - 1))) {
-			size_t s = (size_t)(nl - t->buf) + 1;
-
-			if (tail_line(t, t->buf + s, e - 1 - s))
-				return 1;
-			e = s;
-		}
-		if (start == 0)
-			return e > 1 ? tail_line(t, t->buf, e - 1) : 0;
-		if (e > MOAT_AUDIT_LINE_MAX) {
-			carry = 0;
-			partial = true;
-		} else {
-			carry = e;
-		}
-		end = start;
-	}
-	return 0;
-}
-
-/* O_NONBLOCK: a FIFO planted at a log's name must not hang status. */
-static int open_log(int dirfd, const char *file, struct stat *st)
-{
-	_cleanup_close_ int fd =
-	    openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-
-	if (fd < 0 || fstat(fd, st) < 0)
-		return -1;
-	if (!S_ISREG(st->st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	return TAKE_FD(fd);
-}
-
-/* NAME.jsonl from its end, then NAME.jsonl.1 (unless a rotation in between
- * made it the file just read). */
-static int tail_log(struct tail *t, const char *name, struct moat_error *err)
-{
-	_cleanup_close_ int dirfd = open(MOAT_LOG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char file[MOAT_NAME_MAX + 16];
-	struct stat cur = {0}, old;
-	bool found = false;
-	int fd;
-
-	if (dirfd < 0)
-		return moat_error_errno(err, "open %s", MOAT_LOG_DIR);
-	snprintf(file, sizeof(file), "%s.jsonl", name);
-	fd = open_log(dirfd, file, &cur);
-	if (fd < 0 && errno != ENOENT)
-		return moat_error_errno(err, "open %s/%s", MOAT_LOG_DIR, file);
-	if (fd >= 0) {
-		found = true;
-		if (tail_fd(t, fd, cur.st_size)) {
-			close(fd);
-			return 0;
-		}
-		close(fd);
-	}
-	snprintf(file, sizeof(file), "%s.jsonl.1", name);
-	fd = open_log(dirfd, file, &old);
-	if (fd < 0 && errno != ENOENT)
-		return moat_error_errno(err, "open %s/%s", MOAT_LOG_DIR, file);
-	if (fd >= 0) {
-		found = true;
-		if (old.st_dev != cur.st_dev || old.st_ino != cur.st_ino)
-			tail_fd(t, fd, old.st_size);
-		close(fd);
-	}
-	if (!found)
-		return moat_error_set(err, ENOENT, "no audit log for sandbox %s", name);
-	return 0;
-}
-
 static json_object *denials_json(const char *name)
 {
 	json_object *s = section_new(), *last;
 	struct moat_error err = {0};
-	struct tail t = {.budget = MOAT_STATUS_LOG_SCAN_MAX};
+	struct tail t = {0};
 	int r = -1;
 
 	t.tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	t.buf = malloc(LOG_CHUNK + MOAT_AUDIT_LINE_MAX);
-	if (t.tok && t.buf) {
+	if (t.tok) {
 		json_tokener_set_flags(t.tok, JSON_TOKENER_STRICT);
-		r = tail_log(&t, name, &err);
+		r = moat_audit_tail(name, MOAT_STATUS_LOG_SCAN_MAX, tail_line, &t, &err);
+		json_tokener_free(t.tok);
 	} else {
 		moat_error_set(&err, ENOMEM, "read the audit log of %s", name);
 	}
-	if (t.tok)
-		json_tokener_free(t.tok);
-	free(t.buf);
 	if (r < 0) {
 		section_fail(s, &err);
 		return s;

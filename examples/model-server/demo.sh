@@ -125,4 +125,9 @@ echo "    its output is in /var/log/moat/$name.log"
 rm -rf "$sockdir"
 sockdir=
 
+step "moat gc"
+# The BPF programs sandboxes share stay pinned between launches, so the next
+# one starts fast; with no sandbox left running, gc removes them.
+"$MOAT" gc | sed 's/^/    /'
+
 step "Done"

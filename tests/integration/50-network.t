@@ -26,11 +26,7 @@ egress = $HOST/32 udp/9101
 EOF
 
 LOG=$TMP/peer.log
-: >"$LOG"
-python3 "$SRCDIR/tests/integration/netserver.py" --tcp $HOST:9100 --tcp $HOST:9102 \
-	--udp $HOST:9101 --udp $HOST:9103 --log "$LOG" >"$TMP/peer.out" 2>&1 &
-_pids+=($!)
-for _ in $(seq 50); do grep -qs ready "$TMP/peer.out" && break; sleep 0.1; done
+start_peers "$LOG" --tcp $HOST:9100 --tcp $HOST:9102 --udp $HOST:9101 --udp $HOST:9103
 
 # probe ARGS...: one netprobe run in a sandbox of $POLICY, named "np".
 probe() {

@@ -190,32 +190,8 @@ pool = 10.208.81.0/30
 egress =
 egress = $HOST tcp/9200
 EOF
-# A sink on the veth's host end: counts each connection's bytes. IP_FREEBIND
-# binds it before moat has put the address there.
-cat >"$TMP/sink.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(4)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept()
-    n = 0
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        n += len(b)
-    c.close()
-    with open(sys.argv[3], "a") as f:
-        f.write("bytes %d\n" % n)
-EOF
-: >"$TMP/sink.log"
-python3 "$TMP/sink.py" $HOST 9200 "$TMP/sink.log" >"$TMP/sink.out" 2>&1 &
-_pids+=($!)
-for _ in $(seq 50); do grep -q ready "$TMP/sink.out" && break; sleep 0.1; done
+# A sink on the veth's host end: logs each connection's bytes.
+start_peers "$TMP/sink.log" --sink $HOST:9200
 
 net=st-net-$$
 rm -f "/var/log/moat/$net.jsonl" "/var/log/moat/$net.jsonl.1"

@@ -84,6 +84,18 @@ require_root() {
 	[ -x "$MOAT" ] || skip_all "no moat binary at $MOAT (run 'make')"
 }
 
+# start_peers LOG ARGS...: tests/integration/netserver.py with ARGS (--tcp,
+# --sink, --udp ADDR:PORT), logging to LOG; returns once it listens.
+start_peers() {
+	local log=$1
+	shift
+	: >"$log"
+	python3 "$SRCDIR/tests/integration/netserver.py" "$@" --log "$log" >"$log.out" 2>&1 &
+	_pids+=($!)
+	for _ in $(seq 50); do grep -qs ready "$log.out" && return 0; sleep 0.1; done
+	return 1
+}
+
 # msandbox ARGS...: `moat run` with the test helpers bound; stdout+stderr captured by caller.
 msandbox() {
 	"$MOAT" run "${HELPER_BIND[@]}" "$@"

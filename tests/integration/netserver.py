@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Host-side peers for the network tests: a TCP server that answers each line
-# with "echo LINE" and a UDP receiver that logs each datagram, bound with
+# with "echo LINE", a TCP sink that logs "bytes N" for each connection it
+# drained, and a UDP receiver that logs each datagram, bound with
 # IP_FREEBIND so they can start before moat creates the veth address they
 # listen on. Prints "ready" once bound; runs until killed.
 import argparse
@@ -22,6 +23,7 @@ def bind(kind, spec):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tcp", action="append", default=[])
+    ap.add_argument("--sink", action="append", default=[])
     ap.add_argument("--udp", action="append", default=[])
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
@@ -30,6 +32,10 @@ def main():
         s = bind(socket.SOCK_STREAM, spec)
         s.listen(16)
         sel.register(s, selectors.EVENT_READ, "accept")
+    for spec in args.sink:
+        s = bind(socket.SOCK_STREAM, spec)
+        s.listen(16)
+        sel.register(s, selectors.EVENT_READ, "sink")
     for spec in args.udp:
         sel.register(bind(socket.SOCK_DGRAM, spec), selectors.EVENT_READ, "udp")
     log = open(args.log, "a", buffering=1)
@@ -37,7 +43,17 @@ def main():
     while True:
         for key, _ in sel.select():
             s = key.fileobj
-            if key.data == "accept":
+            if key.data == "sink":
+                c, _ = s.accept()
+                n = 0
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    n += len(b)
+                c.close()
+                log.write(f"bytes {n}\n")
+            elif key.data == "accept":
                 c, peer = s.accept()
                 log.write(f"tcp {peer[0]} connect\n")
                 sel.register(c, selectors.EVENT_READ, "conn")

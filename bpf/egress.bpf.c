@@ -51,9 +51,12 @@ struct {
 	__type(value, struct moat_sandbox_cfg);
 } moat_sandboxes SEC(".maps");
 
+/* Counters in the sandbox cgroup's own storage, made by the kernel when
+ * the first program is attached there and freed with the cgroup: found
+ * without a hash lookup on every packet. Keyed by the cgroup id alone, so
+ * every hook shares one copy. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, MOAT_SANDBOXES_MAX);
+	__uint(type, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE);
 	__type(key, __u64);
 	__type(value, struct moat_net_counters);
 } moat_netstat SEC(".maps");
@@ -96,9 +99,10 @@ struct attempt {
 	__u8 hook;
 };
 
-static __always_inline struct moat_net_counters *counters(__u64 cgroup_id)
+/* Per-CPU values: no atomics needed, and a program cannot migrate. */
+static __always_inline struct moat_net_counters *counters(void)
 {
-	return bpf_map_lookup_elem(&moat_netstat, &cgroup_id);
+	return bpf_get_local_storage(&moat_netstat, 0);
 }
 
 /* The sandbox's own netns: loopback, the unspecified address (connect to it
@@ -241,9 +245,8 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);
 	/* Attached but not (or no longer) configured: fail closed. */
 	allowed = known || (cfg && (is_own(a, cfg) || rules_allow(a)));
-	c = counters(a->cgroup_id);
+	c = counters();
 	if (c) {
-		/* Per-CPU values, and the program cannot migrate: no atomics. */
 		if (connect)
 			allowed ? c->connect_allowed++ : c->connect_denied++;
 		else
@@ -427,9 +430,9 @@ int handle_egress(struct __sk_buff *skb)
 	bool fragment;
 
 	a.cgroup_id = bpf_skb_cgroup_id(skb);
-	c = counters(a.cgroup_id);
+	c = counters();
 	if (c) {
-		c->packets_out++; /* per-CPU: no atomics needed */
+		c->packets_out++;
 		c->bytes_out += skb->len;
 	}
 	if (skb->ifindex == LOOPBACK_IFINDEX)
@@ -478,7 +481,7 @@ deny:
 SEC("cgroup_skb/ingress")
 int handle_ingress(struct __sk_buff *skb)
 {
-	struct moat_net_counters *c = counters(bpf_skb_cgroup_id(skb));
+	struct moat_net_counters *c = counters();
 
 	if (c) {
 		c->packets_in++;

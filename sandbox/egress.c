@@ -65,7 +65,7 @@ struct moat_egress {
 	int ring_fd;
 	struct ring_buffer *ring;
 	size_t n_inserted; /* rule entries in the map */
-	bool inserted;	   /* config, counters and ring entries in the maps */
+	bool inserted;	   /* config and ring entries in the maps */
 
 	moat_egress_denial_fn on_denial;
 	void *on_denial_data;
@@ -603,21 +603,6 @@ static int on_ring_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int insert_counters(struct moat_egress *eg, struct moat_error *err)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	_cleanup_free_ struct moat_net_counters *zero = NULL;
-
-	if (ncpu <= 0)
-		return moat_error_set(err, -ncpu, "count possible CPUs");
-	zero = calloc((size_t)ncpu, sizeof(*zero));
-	if (!zero)
-		return moat_error_errno(err, "egress counters");
-	if (bpf_map_update_elem(eg->objs.map[MAP_NETSTAT], &eg->cgroup_id, zero, BPF_ANY) < 0)
-		return moat_error_errno(err, "insert the sandbox's network counters");
-	return 0;
-}
-
 static int discard_sample(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
@@ -751,7 +736,7 @@ static int insert_entries(struct moat_egress *eg, uint32_t own4, struct moat_err
 {
 	/* Marked first, so a failure half-way still deletes what went in. */
 	eg->inserted = true;
-	if (insert_counters(eg, err) < 0 || insert_rules(eg, err) < 0)
+	if (insert_rules(eg, err) < 0)
 		return -1;
 	return insert_cfg_and_ring(eg, own4, err);
 }
@@ -895,7 +880,7 @@ static void delete_sandbox_entries(const struct egress_objs *o, uint64_t cgroup_
 	/* Config first: from here on, a straggling packet is denied; its ring
 	 * slot is free for the next sandbox. */
 	bpf_map_delete_elem(o->map[MAP_SANDBOXES], &cgroup_id);
-	bpf_map_delete_elem(o->map[MAP_NETSTAT], &cgroup_id);
+	/* The counters are the cgroup's storage: they go with the cgroup. */
 	delete_dests(o->map[MAP_DESTS], cgroup_id);
 }
 

@@ -14,6 +14,7 @@
  *   ingress      counts what comes in
  *   sockops      marks accepted TCP sockets, whose replies go back to the
  *                peer that connected in
+ *   sock_release counts a closing socket's last datagrams
  *
  * A decision made for a socket is cached in socket-local storage, so the
  * packets of an allowed connection cost one storage lookup, not a rule match.
@@ -177,7 +178,7 @@ static __always_inline void report(const struct attempt *a, const struct moat_sa
 
 /* Per-CPU values: no atomics; the first packet to a destination creates it. */
 static __always_inline void account_dest(__u64 cgroup_id, const __u32 addr[4], __u16 port, __u8 proto,
-					 __u32 len)
+					 __u64 bytes, __u64 packets)
 {
 	struct moat_dest_key key = {.cgroup_id = cgroup_id, .port = port, .proto = proto};
 	struct moat_dest_value *d;
@@ -192,8 +193,27 @@ static __always_inline void account_dest(__u64 cgroup_id, const __u32 addr[4], _
 		if (!d)
 			return;
 	}
-	d->bytes += len;
-	d->packets++;
+	d->bytes += bytes;
+	d->packets += packets;
+}
+
+/* Adds a socket's pending datagrams to its destination's entry. Atomic:
+ * threads on two CPUs may send on one socket. */
+static __always_inline void flush_pending(struct moat_sock_verdict *v)
+{
+	__u64 pending = __sync_lock_test_and_set(&v->pending, 0);
+
+	if (pending)
+		account_dest(v->cgroup_id, v->addr, v->port, v->proto,
+			     pending & ((1ULL << MOAT_PENDING_SHIFT) - 1), pending >> MOAT_PENDING_SHIFT);
+}
+
+static __always_inline void account_pending(struct moat_sock_verdict *v, __u32 len)
+{
+	__u64 before = __sync_fetch_and_add(&v->pending, (1ULL << MOAT_PENDING_SHIFT) | len);
+
+	if ((before >> MOAT_PENDING_SHIFT) + 1 >= MOAT_DEST_BATCH)
+		flush_pending(v);
 }
 
 static __always_inline void remember(struct bpf_sock *sk, const struct attempt *a, __u8 verdict)
@@ -205,6 +225,8 @@ static __always_inline void remember(struct bpf_sock *sk, const struct attempt *
 	v = bpf_sk_storage_get(&moat_verdicts, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!v)
 		return;
+	flush_pending(v); /* the datagrams sent to where it sent before */
+	v->cgroup_id = a->cgroup_id;
 	__builtin_memcpy(v->addr, a->addr, sizeof(v->addr));
 	v->port = a->port;
 	v->proto = a->proto;
@@ -234,15 +256,16 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 	struct moat_net_counters *c;
 	bool allowed, known;
 
-	a->cgroup_id = bpf_get_current_cgroup_id();
 	a->port = bpf_ntohs((__u16)ctx->user_port);
 	a->proto = ctx->protocol;
 	/* A datagram socket sending where it was last allowed to: decided. Its
 	 * memory only exists while the sandbox is configured (links go first
 	 * at teardown), so no config lookup for it. */
 	known = same_as_last(ctx->sk, a);
-	if (!known)
+	if (!known) {
+		a->cgroup_id = bpf_get_current_cgroup_id();
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);
+	}
 	/* Attached but not (or no longer) configured: fail closed. */
 	allowed = known || (cfg && (is_own(a, cfg) || rules_allow(a)));
 	c = counters();
@@ -429,7 +452,6 @@ int handle_egress(struct __sk_buff *skb)
 	struct bpf_sock *sk, *full = NULL;
 	bool fragment;
 
-	a.cgroup_id = bpf_skb_cgroup_id(skb);
 	c = counters();
 	if (c) {
 		c->packets_out++;
@@ -452,24 +474,26 @@ int handle_egress(struct __sk_buff *skb)
 		 * the peer they allowed. */
 		if (full->protocol == PROTO_TCP) {
 			sock_peer(full, &a);
-			account_dest(a.cgroup_id, a.addr, a.port, PROTO_TCP, skb->len);
+			account_dest(bpf_skb_cgroup_id(skb), a.addr, a.port, PROTO_TCP, skb->len, 1);
 			return 1;
 		}
 	}
 	if (!parse_packet(skb, &a, &fragment))
 		goto deny;
 	if (v && v->verdict == MOAT_VERDICT_ALLOWED && same_destination(v, &a, fragment)) {
-		account_dest(a.cgroup_id, a.addr, v->port, a.proto, skb->len);
+		account_pending(v, skb->len);
 		return 1;
 	}
 	/* Not before the cache: a lookup per datagram of every UDP flow. */
+	a.cgroup_id = bpf_skb_cgroup_id(skb);
 	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (cfg && (is_own(&a, cfg) || (!fragment && rules_allow(&a)))) {
 		remember(full, &a, MOAT_VERDICT_ALLOWED);
-		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len);
+		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len, 1);
 		return 1;
 	}
 deny:
+	a.cgroup_id = bpf_skb_cgroup_id(skb);
 	if (!cfg)
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (c)
@@ -504,6 +528,20 @@ int handle_sockops(struct bpf_sock_ops *ops)
 	v = bpf_sk_storage_get(&moat_verdicts, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (v)
 		v->verdict = MOAT_VERDICT_INBOUND;
+	return 1;
+}
+
+/* A closing socket's last datagrams are still counted. */
+SEC("cgroup/sock_release")
+int handle_release(struct bpf_sock *sk)
+{
+	struct moat_sock_verdict *v;
+
+	if (sk->protocol == PROTO_TCP)
+		return 1; /* counted per packet: nothing pending */
+	v = bpf_sk_storage_get(&moat_verdicts, sk, 0, 0);
+	if (v)
+		flush_pending(v);
 	return 1;
 }
 

@@ -127,7 +127,17 @@ struct moat_sock_verdict {
 	__u16 port;
 	__u8 proto;
 	__u8 verdict;
+	__u64 cgroup_id; /* the sandbox the socket belongs to */
+	/* Datagrams sent to addr/port and not yet added to moat_dests, as
+	 * count << MOAT_PENDING_SHIFT | bytes: one atomic add adds both. */
+	__u64 pending;
 };
+
+/* A socket's datagrams to one destination reach moat_dests in batches of
+ * this many (and when it sends elsewhere or closes): a map update per
+ * datagram would be most of the filter's cost. */
+#define MOAT_PENDING_SHIFT 48
+#define MOAT_DEST_BATCH	   64
 
 /* ---- syscall accounting (bpf/syscount.bpf.c, sandbox/syscount.c) ---------- */
 

@@ -34,6 +34,7 @@ static const struct egress_prog {
 	{"handle_sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
 	{"handle_ingress", BPF_CGROUP_INET_INGRESS},
 	{"handle_sockops", BPF_CGROUP_SOCK_OPS},
+	{"handle_release", BPF_CGROUP_INET_SOCK_RELEASE},
 };
 #define N_PROGS ARRAY_SIZE(progs)
 

@@ -260,8 +260,8 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 	a->proto = ctx->protocol;
 	/* A datagram socket sending where it was last allowed to: decided. Its
 	 * memory only exists while the sandbox is configured (links go first
-	 * at teardown), so no config lookup for it. */
-	known = same_as_last(ctx->sk, a);
+	 * at teardown), so no config lookup for it. A TCP socket has none. */
+	known = a->proto != PROTO_TCP && same_as_last(ctx->sk, a);
 	if (!known) {
 		a->cgroup_id = bpf_get_current_cgroup_id();
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);

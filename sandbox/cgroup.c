@@ -1089,27 +1089,24 @@ int moat_cgroup_oom_kills(const struct moat_cgroup *cg, uint64_t *ret)
 	return 0;
 }
 
-int moat_cgroup_enter(const struct moat_cgroup *cg, pid_t pid, bool v2_done,
-		      struct moat_error *err)
+int moat_cgroup_enter_v2(const struct moat_cgroup *cg, pid_t pid, struct moat_error *err)
 {
 	char buf[32];
 
-	if (!v2_done) {
-		/* Direct: libcgroup reaches cgroup2 only through an enabled controller. */
-		snprintf(buf, sizeof(buf), "%d", (int)pid);
-		if (write_cg_file(cg->v2_path, "cgroup.procs", buf, err) < 0)
-			return moat_error_prefix(err, "move %d into %s", (int)pid, cg->v2_path);
-	}
-	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
-		const char *ctrls[] = { v1_names[c], NULL };
-		int r;
+	/* Direct: libcgroup reaches cgroup2 only through an enabled controller. */
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	if (write_cg_file(cg->v2_path, "cgroup.procs", buf, err) < 0)
+		return moat_error_prefix(err, "move %d into %s", (int)pid, cg->v2_path);
+	return 0;
+}
 
+int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, struct moat_error *err)
+{
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		if (!cg->v1_path[c])
 			continue;
-		/* Moves every thread of pid (v1 "tasks" takes one thread at a time). */
-		r = cgroup_change_cgroup_path(cg->v1_rel[c], pid, ctrls);
-		if (r)
-			return lcg_error(err, r, "move %d into %s", (int)pid, cg->v1_path[c]);
+		if (write_cg_file(cg->v1_path[c], "tasks", "0", err) < 0)
+			return -1;
 	}
 	return 0;
 }

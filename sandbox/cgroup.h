@@ -54,14 +54,19 @@ int moat_cgroup_v2_fd(const struct moat_cgroup *cg);
 /* The cgroup2 directory's absolute path, borrowed. */
 const char *moat_cgroup_v2_path(const struct moat_cgroup *cg);
 
+/* Moves pid into the sandbox's cgroup2 directory: for kernels without
+ * clone3(CLONE_INTO_CGROUP), which places a child there at birth. */
+int moat_cgroup_enter_v2(const struct moat_cgroup *cg, pid_t pid, struct moat_error *err);
+
 /*
- * Moves pid into the sandbox's cgroup in every hierarchy; skips the cgroup2
- * one when v2_done (clone3(CLONE_INTO_CGROUP) already placed it). Meant for
- * the child before exec: v1 hierarchies move thread by thread, so threads a
- * multi-threaded pid creates meanwhile could stay behind.
+ * Moves the calling thread into the sandbox's v1 directories (hybrid hosts;
+ * nothing to do elsewhere). For init, first thing after clone: a thread that
+ * moves itself ("0" into a v1 "tasks" file) skips the kernel's
+ * cgroup_threadgroup_rwsem write side, which costs an RCU grace period
+ * (5-16 ms here) when one process moves another. The caller must have no
+ * other threads: they would stay behind.
  */
-int moat_cgroup_enter(const struct moat_cgroup *cg, pid_t pid, bool v2_done,
-		      struct moat_error *err);
+int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, struct moat_error *err);
 
 /* Appends every directory (the cgroup2 one first) to ret, for the state file
  * and `moat gc`. Returns 0 or -1 with errno ENOMEM. */

@@ -190,6 +190,10 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 		return moat_error_errno(err, "set the parent-death signal");
 	if (init_close_fds(fd, err) < 0)
 		return -1;
+	/* cgroup2 placed us at clone; the v1 hierarchies we join ourselves,
+	 * single-threaded, before anything else runs here. */
+	if (moat_cgroup_join_v1_self(sb->cgroup, err) < 0)
+		return -1;
 	if (init_wait_for(fd, MOAT_SYNC_GO, err) < 0)
 		return -1;
 	if (moat_ns_set_hostname(hostname, err) < 0)
@@ -205,9 +209,10 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	/* The command runs under another uid; stop it from ptracing init. */
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
 		return moat_error_errno(err, "set init non-dumpable");
-	/* The supervisor joined the v1 hierarchies meanwhile (cgroup2: at clone).
-	 * Nothing of the command runs before that, and the new cgroup namespace
-	 * is rooted at the sandbox's own cgroups. */
+	/* The supervisor connected the network meanwhile (and, on a kernel
+	 * without CLONE_INTO_CGROUP, moved us into cgroup2). Nothing of the
+	 * command runs before that, and the new cgroup namespace is rooted at
+	 * the sandbox's own cgroups. */
 	if (init_wait_for(fd, MOAT_SYNC_JOINED, err) < 0)
 		return -1;
 	/* The supervisor made the veth pair before JOINED; eth0 is ours now. */
@@ -621,9 +626,8 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 }
 
 /*
- * Joining a v1 hierarchy (hybrid hosts) waits for an RCU grace period (the
- * cgroup_threadgroup_rwsem write side), ~10 ms here: init builds the root
- * meanwhile, and starts the command only on the JOINED message.
+ * init builds its root meanwhile, and starts the command only on the JOINED
+ * message.
  */
 static int join_cgroups(struct sandbox *sb, struct moat_error *err)
 {
@@ -631,7 +635,7 @@ static int join_cgroups(struct sandbox *sb, struct moat_error *err)
 		return moat_error_errno(err, "start the sandbox");
 	if (connect_network(sb, err) < 0)
 		return -1;
-	if (moat_cgroup_enter(sb->cgroup, sb->init_pid, sb->in_cgroup2, err) < 0)
+	if (!sb->in_cgroup2 && moat_cgroup_enter_v2(sb->cgroup, sb->init_pid, err) < 0)
 		return -1;
 	if (moat_sync_send(sb->sync[0], MOAT_SYNC_JOINED, 0, NULL) < 0)
 		return moat_error_errno(err, "start the sandbox");

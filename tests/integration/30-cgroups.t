@@ -139,6 +139,10 @@ cpu=$(cgval "$name" cpu.max)
 is "$cpu" "50000 100000" "the CPU quota is 50 ms per 100 ms"
 procs=$(for d in $dirs; do cat "$d/cgroup.procs"; done | sort -u | wc -l)
 ok "$([ "$procs" -ge 1 ] && echo 0 || echo 1)" "the sandbox's processes are in its cgroup ($procs)"
+# init and the command, in every hierarchy: on a hybrid host init joins the
+# v1 ones itself, and the command, forked later, must be there too.
+empty=$(for d in $dirs; do [ "$(grep -c . "$d/cgroup.procs")" = 2 ] || echo "$d"; done)
+is "$empty" "" "every one of its directories holds init and the command"
 
 # --- devices: the allow-list is enforced by the kernel ------------------------------
 out=$(msandbox --name "cg-dev-$$" -- /usr/bin/python3 -c '

@@ -551,6 +551,31 @@ static int lease_probe(int dirfd, const char *tmp, const char *sandbox_name,
 	return 0;
 }
 
+/* The lease directory, holding our temporary lease: from then on `moat gc`
+ * cannot remove it (rmdir fails on a directory that is not empty). Once, gc
+ * may have removed it between our mkdir and our create: make it again. */
+static int lease_dir_enter(const char *sandbox_name, char *tmp, size_t len, struct moat_error *err)
+{
+	for (int attempt = 0;; attempt++) {
+		_cleanup_close_ int dirfd = lease_dir_open(true, err);
+
+		if (dirfd < 0)
+			return -1;
+		if (lease_tmp_create(dirfd, sandbox_name, tmp, len, err) == 0)
+			return TAKE_FD(dirfd);
+		if (err->errnum != ENOENT || attempt > 0)
+			return -1;
+	}
+}
+
+int moat_net_lease_dir_remove(struct moat_error *err)
+{
+	if (rmdir(MOAT_NET_LEASE_DIR) < 0 && errno != ENOENT && errno != ENOTEMPTY &&
+	    errno != EEXIST)
+		return moat_error_errno(err, "remove %s", MOAT_NET_LEASE_DIR);
+	return 0;
+}
+
 static void format_pool(const struct moat_cidr *pool, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
@@ -580,10 +605,8 @@ int moat_net_lease_acquire(const char *sandbox_name, const struct moat_cidr *poo
 				      text, MOAT_NET_LEASE_PREFIX);
 	if (host_addrs_load(&used, &n_used, err) < 0)
 		return moat_error_prefix(err, "lease an address for %s", sandbox_name);
-	dirfd = lease_dir_open(true, err);
+	dirfd = lease_dir_enter(sandbox_name, tmp, sizeof(tmp), err);
 	if (dirfd < 0)
-		return -1;
-	if (lease_tmp_create(dirfd, sandbox_name, tmp, sizeof(tmp), err) < 0)
 		return -1;
 	r = lease_probe(dirfd, tmp, sandbox_name, pool, used, n_used, ret, err);
 	/* Gone already when a takeover renamed it into place. */

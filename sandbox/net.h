@@ -102,6 +102,11 @@ void moat_net_lease_release(struct moat_net_lease *lease);
  * lease or another sandbox owns it, -1 with err filled. */
 int moat_net_lease_release_addr(const char *addr, const char *sandbox_name, struct moat_error *err);
 
+/* For moat gc once no sandbox runs: removes the lease directory when it is
+ * empty. A launch leasing meanwhile makes it again. Returns 0, or -1 with err
+ * filled. */
+int moat_net_lease_dir_remove(struct moat_error *err);
+
 /*
  * In the caller's (the host's) namespace: creates the veth pair, the host end
  * lease->host_ifname and its peer "eth0" made directly inside the network

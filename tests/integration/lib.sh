@@ -128,6 +128,7 @@ check_no_leaks() {
 	fi
 	"$MOAT" gc >/dev/null 2>&1
 	[ -e /sys/fs/bpf/moat ] && what+=" pins"
+	[ -e /run/moat/.net ] && what+=" lease-dir"
 	nft list table ip moat >/dev/null 2>&1 && what+=" nat-table"
 	if grep -q ' /run/moat' /proc/self/mountinfo; then
 		what+=" mounts"

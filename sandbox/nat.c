@@ -238,6 +238,20 @@ static int nat_set_in_use(struct moat_error *err)
 	return json_object_array_length(elems) > 0;
 }
 
+/* Takes the NAT lock into *ret_lock and looks for the table under it, so it
+ * cannot appear or vanish meanwhile. Returns 1 it exists, 0 it does not (the
+ * caller has nothing to do, and creates nothing), -1 with err prefixed. */
+static int nat_lock_existing(const char *what, int *ret_lock, struct moat_error *err)
+{
+	int r;
+
+	*ret_lock = nat_lock(err);
+	if (*ret_lock < 0)
+		return moat_error_prefix(err, "%s", what);
+	r = nat_table_exists(err);
+	return r < 0 ? moat_error_prefix(err, "%s", what) : r;
+}
+
 /* ---------------------------------------------------------------------------
  * The API
  */
@@ -266,14 +280,9 @@ int moat_nat_remove(const struct in_addr *sandbox_addr, struct moat_error *err)
 	inet_ntop(AF_INET, sandbox_addr, addr, sizeof(addr));
 	snprintf(what, sizeof(what), "nat: remove %s", addr);
 	snprintf(cmd, sizeof(cmd), nat_remove_fmt, addr);
-	lock = nat_lock(err);
-	if (lock < 0)
-		return moat_error_prefix(err, "%s", what);
-	/* Under the lock, so the table cannot appear or vanish meanwhile; when it
-	 * is absent there is nothing to remove, and nothing is created. */
-	r = nat_table_exists(err);
+	r = nat_lock_existing(what, &lock, err);
 	if (r <= 0)
-		return r < 0 ? moat_error_prefix(err, "%s", what) : 0;
+		return r;
 	return nat_run(what, cmd, err);
 }
 
@@ -283,12 +292,9 @@ int moat_nat_cleanup_if_unused(struct moat_error *err)
 	_cleanup_close_ int lock = -EBADF;
 	int r;
 
-	lock = nat_lock(err);
-	if (lock < 0)
-		return moat_error_prefix(err, "%s", what);
-	r = nat_table_exists(err);
+	r = nat_lock_existing(what, &lock, err);
 	if (r <= 0)
-		return r < 0 ? moat_error_prefix(err, "%s", what) : 0;
+		return r;
 	r = nat_set_in_use(err);
 	if (r != 0)
 		return r < 0 ? moat_error_prefix(err, "%s", what) : 0;

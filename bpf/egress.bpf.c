@@ -493,7 +493,8 @@ int handle_egress(struct __sk_buff *skb)
 		return 1;
 	}
 deny:
-	a.cgroup_id = bpf_skb_cgroup_id(skb);
+	if (!a.cgroup_id) /* a packet that did not parse */
+		a.cgroup_id = bpf_skb_cgroup_id(skb);
 	if (!cfg)
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (c)

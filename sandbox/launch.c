@@ -637,6 +637,13 @@ static int join_cgroups(struct sandbox *sb, struct moat_error *err)
 		return -1;
 	if (!sb->in_cgroup2 && moat_cgroup_enter_v2(sb->cgroup, sb->init_pid, err) < 0)
 		return -1;
+	/* Here, not before clone: attaching the host-wide tracepoint may wait
+	 * for an RCU grace period (after the last accounted sandbox detached
+	 * it), which init's root building now hides. Only init's own setup runs
+	 * uncounted; the command's first syscall comes after JOINED. */
+	if (make_accounting(sb, err) < 0)
+		return -1;
+	record_guarantees(sb);
 	if (moat_sync_send(sb->sync[0], MOAT_SYNC_JOINED, 0, NULL) < 0)
 		return moat_error_errno(err, "start the sandbox");
 	return 0;
@@ -1052,12 +1059,9 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	record_identity(&sb);
 	if (make_cgroup(&sb, err) < 0)
 		goto fail;
-	/* Egress enforced and syscalls counted before any task joins the cgroup. */
+	/* Egress enforced before any task joins the cgroup. */
 	if (make_network(&sb, err) < 0)
 		goto fail;
-	if (make_accounting(&sb, err) < 0)
-		goto fail;
-	record_guarantees(&sb);
 	/* Block before clone: a signal must not slip between start and supervision. */
 	if (block_signals(&sb, err) < 0)
 		goto fail;

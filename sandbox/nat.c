@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -54,10 +55,62 @@ static const char nat_remove_fmt[] =
 /* Errno values to look for at the end of nft's messages: 1..EHWPOISON. */
 #define NAT_ERRNO_MAX EHWPOISON
 
+/* ---------------------------------------------------------------------------
+ * libnftables, loaded on first use: only nat = yes and its cleanup need it,
+ * and linking it would map six shared objects into every moat process.
+ */
+
+#define NFT_SONAME "libnftables.so.1"
+
+static struct {
+	void *handle;
+	__typeof__(nft_ctx_new) *ctx_new;
+	__typeof__(nft_ctx_free) *ctx_free;
+	__typeof__(nft_ctx_buffer_output) *buffer_output;
+	__typeof__(nft_ctx_buffer_error) *buffer_error;
+	__typeof__(nft_ctx_output_set_flags) *output_set_flags;
+	__typeof__(nft_run_cmd_from_buffer) *run_cmd_from_buffer;
+	__typeof__(nft_ctx_get_output_buffer) *get_output_buffer;
+	__typeof__(nft_ctx_get_error_buffer) *get_error_buffer;
+} nft;
+
+static int nft_sym(void *handle, const char *name, void **ret, struct moat_error *err)
+{
+	*ret = dlsym(handle, name);
+	if (!*ret)
+		return moat_error_set(err, ENOSYS, "%s has no %s", NFT_SONAME, name);
+	return 0;
+}
+
+static int nft_load(struct moat_error *err)
+{
+	void *h;
+
+	if (nft.handle)
+		return 0;
+	h = dlopen(NFT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return moat_error_set(err, ENOENT, "NAT needs %s (Debian: libnftables1): %s",
+				      NFT_SONAME, dlerror());
+	if (nft_sym(h, "nft_ctx_new", (void **)&nft.ctx_new, err) < 0 ||
+	    nft_sym(h, "nft_ctx_free", (void **)&nft.ctx_free, err) < 0 ||
+	    nft_sym(h, "nft_ctx_buffer_output", (void **)&nft.buffer_output, err) < 0 ||
+	    nft_sym(h, "nft_ctx_buffer_error", (void **)&nft.buffer_error, err) < 0 ||
+	    nft_sym(h, "nft_ctx_output_set_flags", (void **)&nft.output_set_flags, err) < 0 ||
+	    nft_sym(h, "nft_run_cmd_from_buffer", (void **)&nft.run_cmd_from_buffer, err) < 0 ||
+	    nft_sym(h, "nft_ctx_get_output_buffer", (void **)&nft.get_output_buffer, err) < 0 ||
+	    nft_sym(h, "nft_ctx_get_error_buffer", (void **)&nft.get_error_buffer, err) < 0) {
+		dlclose(h);
+		return -1;
+	}
+	nft.handle = h;
+	return 0;
+}
+
 static void nft_ctx_freep(struct nft_ctx **ctx)
 {
 	if (*ctx)
-		nft_ctx_free(*ctx);
+		nft.ctx_free(*ctx);
 }
 
 static void json_putp(json_object **obj)
@@ -109,14 +162,16 @@ static int nat_ctx_new(bool json, struct nft_ctx **ret, struct moat_error *err)
 
 	if (!have_net_admin())
 		return moat_error_set(err, EPERM, "nftables needs CAP_NET_ADMIN");
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (nft_load(err) < 0)
+		return -1;
+	ctx = nft.ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx)
 		return moat_error_set(err, ENOMEM, "nftables context");
 	/* Buffered, so that library code prints nothing. */
-	if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
+	if (nft.buffer_output(ctx) < 0 || nft.buffer_error(ctx) < 0)
 		return moat_error_set(err, ENOMEM, "nftables buffers");
 	if (json)
-		nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+		nft.output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
 	*ret = TAKE_PTR(ctx);
 	return 0;
 }
@@ -168,8 +223,8 @@ static int nat_run(const char *what, const char *cmd, struct moat_error *err)
 
 	if (nat_ctx_new(false, &ctx, err) < 0)
 		return moat_error_prefix(err, "%s", what);
-	if (nft_run_cmd_from_buffer(ctx, cmd) != 0)
-		return nft_fail(err, what, nft_ctx_get_error_buffer(ctx));
+	if (nft.run_cmd_from_buffer(ctx, cmd) != 0)
+		return nft_fail(err, what, nft.get_error_buffer(ctx));
 	return 0;
 }
 
@@ -183,9 +238,9 @@ static int nat_list(const char *what, const char *cmd, json_object **ret, struct
 
 	if (nat_ctx_new(true, &ctx, err) < 0)
 		return moat_error_prefix(err, "%s", what);
-	if (nft_run_cmd_from_buffer(ctx, cmd) != 0)
-		return nft_fail(err, what, nft_ctx_get_error_buffer(ctx));
-	doc = json_tokener_parse(nft_ctx_get_output_buffer(ctx));
+	if (nft.run_cmd_from_buffer(ctx, cmd) != 0)
+		return nft_fail(err, what, nft.get_error_buffer(ctx));
+	doc = json_tokener_parse(nft.get_output_buffer(ctx));
 	if (!doc || !json_object_object_get_ex(doc, "nftables", &items) ||
 	    !json_object_is_type(items, json_type_array))
 		return moat_error_set(err, EPROTO, "%s: unexpected JSON from nftables", what);

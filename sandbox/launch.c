@@ -332,7 +332,7 @@ static int build_seccomp(struct sandbox *sb, struct moat_error *err)
 
 	if (!dir)
 		return moat_error_errno(err, "seccomp profile directory");
-	return moat_seccomp_build(sb->policy, dir, &sb->seccomp, err);
+	return moat_seccomp_build(sb->policy, dir, MOAT_SECCOMP_CACHE_DIR, &sb->seccomp, err);
 }
 
 /* Rules resolved (hostnames, model:NAME) and published ports bound now:

@@ -16,6 +16,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
@@ -29,9 +30,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
 #include <seccomp.h> /* libseccomp's; ours is "seccomp.h" (the Makefile uses -iquote) */
 
 #include "seccomp.h"
@@ -416,19 +419,24 @@ static bool profile_name_valid(const char *name)
 	return true;
 }
 
-static int load_profile(const char *dir, const char *name, struct profile *pf,
-			struct moat_error *err)
+/* Reads dir/NAME.profile into *ret_text (the caller's) and names pf after it. */
+static int read_profile(const char *dir, const char *name, struct profile *pf, char **ret_text,
+			size_t *ret_len, struct moat_error *err)
 {
-	_cleanup_free_ char *text = NULL;
-
 	if (!profile_name_valid(name))
 		return moat_error_set(err, 0, "bad seccomp profile name \"%s\"", name);
 	if ((size_t)snprintf(pf->path, sizeof(pf->path), "%s/%s.profile", dir, name) >=
 	    sizeof(pf->path))
 		return moat_error_set(err, ENAMETOOLONG, "seccomp profile %s/%s.profile", dir,
 				      name);
-	if (moat_read_file(pf->path, PROFILE_MAX_BYTES, &text, NULL, err) < 0)
+	if (moat_read_file(pf->path, PROFILE_MAX_BYTES, ret_text, ret_len, err) < 0)
 		return moat_error_prefix(err, "profile %s", name);
+	return 0;
+}
+
+/* Parses text (in place) into pf. */
+static int load_profile(struct profile *pf, char *text, struct moat_error *err)
+{
 	if (parse_profile(pf, text, err) < 0) {
 		profile_clear(pf);
 		return -1;
@@ -823,18 +831,218 @@ static void describe(struct moat_seccomp *s, const char *profile, enum moat_secc
 		snprintf(s->desc + n, sizeof(s->desc) - (size_t)n, "; allow = lifts %s", b->lifted);
 }
 
-int moat_seccomp_build(const struct moat_policy *p, const char *profile_dir,
-		       struct moat_seccomp **ret, struct moat_error *err)
+/* What a filter is compiled from: the profile's text and the floor's. */
+struct sources {
+	struct profile profile, floor;
+	char *text, *floor_text; /* NULL: profile none; the floor not read */
+	size_t len, floor_len;
+};
+
+static void sources_clear(struct sources *src)
 {
-	struct profile pf = {.default_allow = true}, floor = {.default_allow = true};
+	profile_clear(&src->profile);
+	profile_clear(&src->floor);
+	free(src->text);
+	free(src->floor_text);
+}
+
+/* --- The cache of compiled programs ------------------------------------------ */
+
+/*
+ * libseccomp takes over a millisecond to generate the programs, on every
+ * launch, from the same inputs. The result is kept under a hash of all of
+ * them: this moat binary (a rebuild changes its inode or mtime), the
+ * libseccomp version and API level, the native architecture, the policy's
+ * action and lists, and the texts of the profile and the floor. A hit is a
+ * filter that compiled before from identical inputs, so every check the
+ * compile makes held. The directory is the caller's, owned by us and closed
+ * to others (0700); anything else is not trusted and is a miss. Writing the
+ * cache is best effort: a launch never fails for it.
+ */
+#define CACHE_MAGIC "moatsc1"
+#define CACHE_FILE_MAX \
+	(sizeof(struct cache_header) + 2 * BPF_MAXINSNS * sizeof(struct sock_filter) + DESC_MAX)
+
+struct cache_header {
+	char magic[8];
+	uint32_t n_progs;
+	uint32_t len[2];
+	uint32_t desc_len;
+};
+
+static void hash_bytes(struct sha256_ctx *h, const void *data, size_t len)
+{
+	uint64_t n = len;
+
+	/* Length first: no two different inputs concatenate alike. */
+	sha256_update(h, sizeof(n), (const uint8_t *)&n);
+	if (len)
+		sha256_update(h, len, data);
+}
+
+static void hash_str(struct sha256_ctx *h, const char *str)
+{
+	hash_bytes(h, str ? str : "", str ? strlen(str) + 1 : 0);
+}
+
+static int cache_key(const struct moat_policy *p, const struct sources *src, char key[65])
+{
+	const struct scmp_version *v = seccomp_version();
+	struct sha256_ctx h;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	struct stat exe;
+	uint64_t ids[] = {0, 0, 0, 0, 0, 0, 0, 0};
+
+	if (stat("/proc/self/exe", &exe) < 0 || !v)
+		return -1;
+	ids[0] = exe.st_dev;
+	ids[1] = exe.st_ino;
+	ids[2] = (uint64_t)exe.st_size;
+	ids[3] = (uint64_t)exe.st_mtim.tv_sec * 1000000000u + (uint64_t)exe.st_mtim.tv_nsec;
+	ids[4] = (uint64_t)v->major << 32 | (uint64_t)v->minor << 16 | v->micro;
+	ids[5] = seccomp_api_get();
+	ids[6] = seccomp_arch_native();
+	ids[7] = (uint64_t)p->seccomp_action;
+	sha256_init(&h);
+	hash_str(&h, CACHE_MAGIC);
+	hash_bytes(&h, ids, sizeof(ids));
+	hash_str(&h, p->seccomp_profile);
+	for (size_t i = 0; i < p->syscalls_allow.n; i++)
+		hash_str(&h, p->syscalls_allow.v[i]);
+	hash_str(&h, NULL); /* between the lists */
+	for (size_t i = 0; i < p->syscalls_deny.n; i++)
+		hash_str(&h, p->syscalls_deny.v[i]);
+	hash_bytes(&h, src->text, src->text ? src->len : 0);
+	hash_bytes(&h, src->floor_text, src->floor_text ? src->floor_len : 0);
+	sha256_digest(&h, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(key + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* The cache directory, if it is ours and closed to everyone else. */
+static int cache_open_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077))
+		return -1;
+	return TAKE_FD(fd);
+}
+
+static bool cache_header_valid(const struct cache_header *hd, size_t size)
+{
+	size_t want = sizeof(*hd) + hd->desc_len;
+
+	if (memcmp(hd->magic, CACHE_MAGIC, sizeof(hd->magic)) != 0 || hd->n_progs > 2 ||
+	    hd->desc_len >= DESC_MAX)
+		return false;
+	for (uint32_t i = 0; i < hd->n_progs; i++) {
+		if (hd->len[i] == 0 || hd->len[i] > BPF_MAXINSNS)
+			return false;
+		want += hd->len[i] * sizeof(struct sock_filter);
+	}
+	return want == size;
+}
+
+static struct moat_seccomp *cache_parse(const char *buf, size_t size)
+{
+	struct moat_seccomp *s;
+	struct cache_header hd;
+	size_t off = sizeof(hd);
+
+	if (size < sizeof(hd))
+		return NULL;
+	memcpy(&hd, buf, sizeof(hd));
+	if (!cache_header_valid(&hd, size) || !(s = calloc(1, sizeof(*s))))
+		return NULL;
+	for (; s->n_progs < hd.n_progs; s->n_progs++) {
+		size_t bytes = hd.len[s->n_progs] * sizeof(struct sock_filter);
+		struct sock_filter *insns = malloc(bytes);
+
+		if (!insns) {
+			moat_seccomp_free(s);
+			return NULL;
+		}
+		memcpy(insns, buf + off, bytes);
+		off += bytes;
+		s->progs[s->n_progs] = (struct sock_fprog){.len = (unsigned short)hd.len[s->n_progs],
+							   .filter = insns};
+	}
+	memcpy(s->desc, buf + off, hd.desc_len);
+	s->desc[hd.desc_len] = '\0';
+	return s;
+}
+
+/* The cached filter for key, or NULL. */
+static struct moat_seccomp *cache_load(const char *dir, const char *key)
+{
+	_cleanup_close_ int dfd = cache_open_dir(dir), fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	ssize_t n;
+
+	if (dfd < 0)
+		return NULL;
+	fd = openat(dfd, key, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || (size_t)st.st_size > CACHE_FILE_MAX)
+		return NULL;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return NULL;
+	n = pread(fd, buf, (size_t)st.st_size + 1, 0);
+	if (n != st.st_size)
+		return NULL;
+	return cache_parse(buf, (size_t)n);
+}
+
+static void cache_store(const char *dir, const char *key, const struct moat_seccomp *s)
+{
+	_cleanup_free_ char *buf = NULL, *path = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+	struct cache_header hd = {.magic = CACHE_MAGIC, .n_progs = s->n_progs};
+	struct moat_error ignored;
+	size_t size = sizeof(hd), off = sizeof(hd);
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return;
+	dfd = cache_open_dir(dir);
+	if (dfd < 0)
+		return;
+	hd.desc_len = (uint32_t)strlen(s->desc);
+	for (unsigned i = 0; i < s->n_progs; i++) {
+		hd.len[i] = s->progs[i].len;
+		size += s->progs[i].len * sizeof(struct sock_filter);
+	}
+	size += hd.desc_len;
+	buf = malloc(size);
+	path = moat_strdup_printf("%s/%s", dir, key);
+	if (!buf || !path)
+		return;
+	memcpy(buf, &hd, sizeof(hd));
+	for (unsigned i = 0; i < s->n_progs; i++) {
+		memcpy(buf + off, s->progs[i].filter, s->progs[i].len * sizeof(struct sock_filter));
+		off += s->progs[i].len * sizeof(struct sock_filter);
+	}
+	memcpy(buf + off, s->desc, hd.desc_len);
+	moat_write_file_atomic(path, buf, size, 0600, &ignored);
+}
+
+/* Compiles the programs from the profile's text (NULL for profile none) and
+ * the floor's (NULL when it could not be read: read again for the error if
+ * the profile needs it). Parsing writes into both texts. */
+static int compile(const struct moat_policy *p, const char *profile_dir, struct sources *src,
+		   struct moat_seccomp **ret, struct moat_error *err)
+{
+	struct profile *pf = &src->profile, *floor = &src->floor;
 	struct build b = {0};
 	struct moat_seccomp *s = NULL;
 	scmp_filter_ctx ctx = NULL;
 	const char *name = p->seccomp_profile;
 	int r = -1;
 
-	if (!name)
-		return moat_error_set(err, 0, "syscalls: no seccomp profile");
 	if (action_to_scmp(p->seccomp_action, &b.action, err) < 0)
 		return -1;
 	if (resolve_list(&p->syscalls_allow, "allow", &b.allow, &b.n_allow, err) < 0 ||
@@ -854,30 +1062,33 @@ int moat_seccomp_build(const struct moat_policy *p, const char *profile_dir,
 
 	if (strcmp(name, "none") == 0) {
 		/* No profile; still a filter when the policy denies something. */
-		snprintf(pf.path, sizeof(pf.path), "(profile none)");
-		if (b.n_deny > 0 && (build_denylist(&b, &pf, NULL, &ctx, err) < 0 ||
+		snprintf(pf->path, sizeof(pf->path), "(profile none)");
+		if (b.n_deny > 0 && (build_denylist(&b, pf, NULL, &ctx, err) < 0 ||
 				     export_and_release(ctx, s, err) < 0))
 			goto out;
 	} else {
-		if (load_profile(profile_dir, name, &pf, err) < 0)
+		if (load_profile(pf, src->text, err) < 0)
 			goto out;
-		if (pf.default_allow) {
-			if (build_denylist(&b, &pf, NULL, &ctx, err) < 0 ||
+		if (pf->default_allow) {
+			if (build_denylist(&b, pf, NULL, &ctx, err) < 0 ||
 			    export_and_release(ctx, s, err) < 0)
 				goto out;
 		} else {
-			if (load_profile(profile_dir, MOAT_SECCOMP_FLOOR, &floor, err) < 0)
+			if ((!src->floor_text &&
+			     read_profile(profile_dir, MOAT_SECCOMP_FLOOR, floor, &src->floor_text,
+					  &src->floor_len, err) < 0) ||
+			    load_profile(floor, src->floor_text, err) < 0)
 				goto out;
-			if (!floor.default_allow) {
+			if (!floor->default_allow) {
 				moat_error_set(err, 0, "%s: the floor must be default allow",
-					       floor.path);
+					       floor->path);
 				goto out;
 			}
 			/* The floor first: it lets the second seccomp(2) through. */
-			if (build_denylist(&b, &floor, &pf, &ctx, err) < 0 ||
+			if (build_denylist(&b, floor, pf, &ctx, err) < 0 ||
 			    export_and_release(ctx, s, err) < 0)
 				goto out;
-			if (build_allowlist(&b, &pf, &ctx, err) < 0 ||
+			if (build_allowlist(&b, pf, &ctx, err) < 0 ||
 			    export_and_release(ctx, s, err) < 0)
 				goto out;
 		}
@@ -886,12 +1097,46 @@ int moat_seccomp_build(const struct moat_policy *p, const char *profile_dir,
 	*ret = TAKE_PTR(s);
 	r = 0;
 out:
+	moat_seccomp_free(s);
+	build_clear(&b);
+	return r;
+}
+
+int moat_seccomp_build(const struct moat_policy *p, const char *profile_dir,
+		       const char *cache_dir, struct moat_seccomp **ret, struct moat_error *err)
+{
+	struct sources src = {.profile = {.default_allow = true}, .floor = {.default_allow = true}};
+	struct moat_error ignored;
+	char key[65];
+	bool keyed = false;
+	int r = -1;
+
+	if (!p->seccomp_profile)
+		return moat_error_set(err, 0, "seccomp: syscalls: no seccomp profile");
+	if (strcmp(p->seccomp_profile, "none") != 0) {
+		if (read_profile(profile_dir, p->seccomp_profile, &src.profile, &src.text, &src.len,
+				 err) < 0)
+			goto out;
+		/* Part of the key whether or not this profile stacks on it; an
+		 * allow-list that needs it and cannot read it fails in compile. */
+		if (read_profile(profile_dir, MOAT_SECCOMP_FLOOR, &src.floor, &src.floor_text,
+				 &src.floor_len, &ignored) < 0)
+			src.floor_text = NULL;
+	}
+	if (cache_dir) {
+		keyed = cache_key(p, &src, key) == 0;
+		if (keyed && (*ret = cache_load(cache_dir, key))) {
+			r = 0;
+			goto out;
+		}
+	}
+	r = compile(p, profile_dir, &src, ret, err);
+	if (r == 0 && keyed && *ret)
+		cache_store(cache_dir, key, *ret);
+out:
 	if (r < 0)
 		moat_error_prefix(err, "seccomp");
-	moat_seccomp_free(s);
-	profile_clear(&pf);
-	profile_clear(&floor);
-	build_clear(&b);
+	sources_clear(&src);
 	return r;
 }
 

@@ -41,11 +41,15 @@
 
 #include "error.h"
 #include "policy.h"
+#include "state.h"
 
 #define MOAT_SECCOMP_FLOOR "baseline" /* the deny-list every allow-list is stacked on */
 
 /* The compiled filter: one or two BPF programs ready to install. Opaque. */
 struct moat_seccomp;
+
+/* Compiled programs are kept here between launches (see seccomp.c). */
+#define MOAT_SECCOMP_CACHE_DIR MOAT_RUN_DIR "/.seccomp"
 
 /*
  * Reads the profile p->seccomp_profile from profile_dir (the directory holding
@@ -53,11 +57,13 @@ struct moat_seccomp;
  * and deny lists, and compiles the BPF programs. Everything that can fail
  * fails here: unknown syscall names (in profiles or the policy), bad lines,
  * a filter over the kernel's 4096-instruction limit.
+ * With a cache_dir (made 0700 if missing), a filter compiled before from the
+ * same inputs is read from there instead, and a new one is stored there.
  * Returns 0 and a new filter in *ret (owned by the caller, free with
  * moat_seccomp_free()), or -1 with err filled.
  */
 int moat_seccomp_build(const struct moat_policy *p, const char *profile_dir,
-		       struct moat_seccomp **ret, struct moat_error *err);
+		       const char *cache_dir, struct moat_seccomp **ret, struct moat_error *err);
 
 /*
  * In the sandbox's child, last before exec, after PR_SET_NO_NEW_PRIVS: installs

@@ -9,17 +9,20 @@
 #include "moat.h"
 #include "nat.h"
 #include "net.h"
+#include "seccomp.h"
 #include "state.h"
+#include "util.h"
 
 /* What sandboxes share on the host (the pinned egress and accounting
- * programs and maps, the NAT table, the lease directory) is kept between
- * launches: gone once none runs. */
+ * programs and maps, the NAT table, the lease directory, the cache of
+ * compiled seccomp programs) is kept between launches: gone once none runs. */
 static int release_shared(const struct moat_strv *names, struct moat_error *err)
 {
 	for (size_t i = 0; i < names->n; i++)
 		if (moat_state_alive(names->v[i]))
 			return 0;
-	if (moat_bpf_unpin_all(err) < 0 || moat_net_lease_dir_remove(err) < 0)
+	if (moat_bpf_unpin_all(err) < 0 || moat_net_lease_dir_remove(err) < 0 ||
+	    moat_rm_rf(MOAT_SECCOMP_CACHE_DIR, err) < 0)
 		return -1;
 	return moat_nat_cleanup_if_unused(err);
 }

@@ -148,7 +148,7 @@ static int build(const char *profile, const char *dir, struct moat_seccomp **ret
 	memset(&p, 0, sizeof(p));
 	p.seccomp_profile = (char *)profile;
 	p.seccomp_action = MOAT_SECCOMP_ERRNO;
-	if (moat_seccomp_build(&p, dir, ret, &err) < 0) {
+	if (moat_seccomp_build(&p, dir, NULL, ret, &err) < 0) {
 		moat_error_print(&err, stderr);
 		return -1;
 	}

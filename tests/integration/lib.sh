@@ -110,11 +110,12 @@ mdetach() {
 }
 
 # Fails the file if a sandbox left state, mounts, cgroups, veths, address
-# leases, map entries, NAT elements or (after gc) BPF pins behind.
+# leases, map entries, NAT elements or (after gc) BPF pins or cached seccomp
+# programs behind.
 check_no_leaks() {
 	local what="" m
 	if [ -d /run/moat ]; then
-		what+=$(find /run/moat -mindepth 1 -maxdepth 1 ! -name '*.lock' ! -name .net -printf ' state:%f' 2>/dev/null)
+		what+=$(find /run/moat -mindepth 1 -maxdepth 1 ! -name '*.lock' ! -name .net ! -name .seccomp -printf ' state:%f' 2>/dev/null)
 		what+=$(find /run/moat/.net -mindepth 1 -printf ' lease:%f' 2>/dev/null)
 	fi
 	what+=$(ip -o link show 2>/dev/null | awk -F': ' '$2 ~ /^mt-/ {printf " veth:%s", $2}')
@@ -129,6 +130,7 @@ check_no_leaks() {
 	"$MOAT" gc >/dev/null 2>&1
 	[ -e /sys/fs/bpf/moat ] && what+=" pins"
 	[ -e /run/moat/.net ] && what+=" lease-dir"
+	[ -e /run/moat/.seccomp ] && what+=" seccomp-cache"
 	nft list table ip moat >/dev/null 2>&1 && what+=" nat-table"
 	if grep -q ' /run/moat' /proc/self/mountinfo; then
 		what+=" mounts"

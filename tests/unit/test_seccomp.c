@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,7 +72,7 @@ static int build_tmp(const char *name, const char *text, struct moat_error *err)
 	if (text)
 		write_profile(name, text);
 	policy_init(&p, name, MOAT_SECCOMP_ERRNO);
-	r = moat_seccomp_build(&p, tmp_dir, &s, err);
+	r = moat_seccomp_build(&p, tmp_dir, NULL, &s, err);
 	moat_seccomp_free(s);
 	return r;
 }
@@ -164,7 +166,7 @@ static void test_masked_ne_expansion(void **state)
 	write_profile(
 	    "exp", "default allow\nforbid clone arg0&CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET!=0\n");
 	policy_init(&p, "exp", MOAT_SECCOMP_ERRNO);
-	assert_int_equal(moat_seccomp_build(&p, tmp_dir, &s, &err), 0);
+	assert_int_equal(moat_seccomp_build(&p, tmp_dir, NULL, &s, &err), 0);
 	assert_non_null(strstr(moat_seccomp_describe(s), "3 rules"));
 	moat_seccomp_free(s);
 }
@@ -196,7 +198,7 @@ static void test_shipped_profiles_build(void **state)
 			struct moat_seccomp *s = NULL;
 
 			policy_init(&p, profiles[i], actions[j]);
-			if (moat_seccomp_build(&p, shipped_dir, &s, &err) < 0)
+			if (moat_seccomp_build(&p, shipped_dir, NULL, &s, &err) < 0)
 				fail_msg("%s/%zu: %s", profiles[i], j, err.msg);
 			assert_int_equal(moat_seccomp_n_programs(s),
 					 strcmp(profiles[i], "strict") == 0 ? 2
@@ -218,7 +220,7 @@ static int build_shipped(const char *profile, const char *allow, const char *den
 		assert_int_equal(moat_strv_push(&p.syscalls_allow, allow), 0);
 	if (deny)
 		assert_int_equal(moat_strv_push(&p.syscalls_deny, deny), 0);
-	r = moat_seccomp_build(&p, shipped_dir, &s, err);
+	r = moat_seccomp_build(&p, shipped_dir, NULL, &s, err);
 	policy_clear(&p);
 	if (ret)
 		*ret = s;
@@ -379,7 +381,7 @@ static void test_install_kill_and_strict(void **state)
 
 	(void)state;
 	policy_init(&p, "baseline", MOAT_SECCOMP_KILL);
-	assert_int_equal(moat_seccomp_build(&p, shipped_dir, &s, &err), 0);
+	assert_int_equal(moat_seccomp_build(&p, shipped_dir, NULL, &s, &err), 0);
 	status = run_filtered(s, call_unshare);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
 	moat_seccomp_free(s);
@@ -392,6 +394,96 @@ static void test_install_kill_and_strict(void **state)
 	status = run_filtered(s, call_x32_getppid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
 	moat_seccomp_free(s);
+}
+
+/* The one file in dir: its path into path, and how many there are. */
+static int cache_files(const char *dir, char *path, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && ++n == 1)
+			snprintf(path, len, "%s/%s", dir, de->d_name);
+	closedir(d);
+	return n;
+}
+
+static struct moat_seccomp *build_cached(const char *cache, enum moat_seccomp_action a)
+{
+	struct moat_policy p;
+	struct moat_error err = {0};
+	struct moat_seccomp *s = NULL;
+
+	policy_init(&p, "strict", a);
+	if (moat_seccomp_build(&p, shipped_dir, cache, &s, &err) < 0)
+		fail_msg("strict: %s", err.msg);
+	policy_clear(&p);
+	return s;
+}
+
+/* A hit is the stored filter (a marked description shows it was read), it
+ * enforces like a compiled one, and a damaged or untrusted entry is a miss. */
+static void test_cache(void **state)
+{
+	char cache[4200], path[4600], desc[512];
+	struct moat_seccomp *s;
+	struct stat st;
+	off_t size;
+	int fd, status;
+
+	(void)state;
+	snprintf(cache, sizeof(cache), "%s/cache", tmp_dir);
+	s = build_cached(cache, MOAT_SECCOMP_ERRNO);
+	snprintf(desc, sizeof(desc), "%s", moat_seccomp_describe(s));
+	moat_seccomp_free(s);
+	assert_int_equal(cache_files(cache, path, sizeof(path)), 1);
+	assert_int_equal(stat(cache, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	size = st.st_size;
+
+	/* The description is the file's last bytes: mark its last character. */
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "#", 1, size - 1), 1);
+	close(fd);
+	s = build_cached(cache, MOAT_SECCOMP_ERRNO);
+	assert_int_equal(moat_seccomp_n_programs(s), 2);
+	assert_int_equal(strncmp(moat_seccomp_describe(s), desc, strlen(desc) - 1), 0);
+	assert_int_equal(moat_seccomp_describe(s)[strlen(desc) - 1], '#');
+	status = run_filtered(s, probe_baseline);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("cached strict probe: check %d failed (status %#x)", WEXITSTATUS(status),
+			 status);
+	status = run_filtered(s, call_x32_getppid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+	moat_seccomp_free(s);
+
+	/* Untrusted (open to others): compiled afresh, the mark not read. */
+	assert_int_equal(chmod(cache, 0755), 0);
+	s = build_cached(cache, MOAT_SECCOMP_ERRNO);
+	assert_string_equal(moat_seccomp_describe(s), desc);
+	moat_seccomp_free(s);
+	assert_int_equal(chmod(cache, 0700), 0);
+
+	/* Truncated: a miss, compiled and stored again whole. */
+	assert_int_equal(truncate(path, size - 9), 0);
+	s = build_cached(cache, MOAT_SECCOMP_ERRNO);
+	assert_string_equal(moat_seccomp_describe(s), desc);
+	moat_seccomp_free(s);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, size);
+
+	/* Another input, another entry. */
+	s = build_cached(cache, MOAT_SECCOMP_KILL);
+	assert_non_null(strstr(moat_seccomp_describe(s), "action kill"));
+	moat_seccomp_free(s);
+	assert_int_equal(cache_files(cache, path, sizeof(path)), 2);
 }
 
 static int setup(void **state)
@@ -424,6 +516,7 @@ int main(void)
 	    cmocka_unit_test(test_allowlist_against_floor),
 	    cmocka_unit_test(test_install_baseline),
 	    cmocka_unit_test(test_install_kill_and_strict),
+	    cmocka_unit_test(test_cache),
 	};
 
 	return cmocka_run_group_tests_name("seccomp", tests, setup, teardown);

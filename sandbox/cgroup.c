@@ -67,6 +67,8 @@ struct moat_cgroup {
 	char *v2_rel;			       /* the same relative to its mount (libcgroup) */
 	char *v1_path[MOAT_CG_V1_COUNT];       /* hybrid: created v1 directories, else NULL */
 	char *v1_rel[MOAT_CG_V1_COUNT];	       /* libcgroup names of those */
+	char *v1_mount[MOAT_CG_V1_COUNT];      /* hybrid: where each is mounted */
+	char *v1_dir[MOAT_CG_V1_COUNT];	       /* hybrid: our own cgroup there */
 	bool v2_ctrl[MOAT_CG_V1_COUNT];	       /* unified: controllers enabled for us */
 	int v2_fd;			       /* O_PATH of v2_path */
 	int dev_link_fd;		       /* unified: the devices BPF link */
@@ -1025,6 +1027,8 @@ void moat_cgroup_free(struct moat_cgroup *cg)
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		free(cg->v1_path[c]);
 		free(cg->v1_rel[c]);
+		free(cg->v1_mount[c]);
+		free(cg->v1_dir[c]);
 	}
 	free(cg->v2_path);
 	free(cg->v2_rel);
@@ -1100,13 +1104,46 @@ int moat_cgroup_enter_v2(const struct moat_cgroup *cg, pid_t pid, struct moat_er
 	return 0;
 }
 
-int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, struct moat_error *err)
+int moat_cgroup_v1_open(const struct moat_cgroup *cg, int fds[MOAT_CG_V1_COUNT],
+			struct moat_error *err)
 {
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+		fds[c] = -EBADF;
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		if (!cg->v1_path[c])
 			continue;
-		if (write_cg_file(cg->v1_path[c], "tasks", "0", err) < 0)
+		fds[c] = open(cg->v1_dir[c], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[c] < 0) {
+			moat_error_errno(err, "open %s", cg->v1_dir[c]);
+			moat_cgroup_v1_close(fds);
 			return -1;
+		}
+	}
+	return 0;
+}
+
+void moat_cgroup_v1_close(int fds[MOAT_CG_V1_COUNT])
+{
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+		moat_closep(&fds[c]);
+}
+
+int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, const int fds[MOAT_CG_V1_COUNT],
+			     struct moat_error *err)
+{
+	char tasks[MOAT_NAME_MAX + sizeof(MOAT_CGROUP_PARENT "//tasks")];
+
+	snprintf(tasks, sizeof(tasks), "%s/%s/tasks", MOAT_CGROUP_PARENT, cg->name);
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
+		_cleanup_close_ int fd = -EBADF;
+
+		if (fds[c] < 0)
+			continue;
+		/* Below the hierarchy's own mount, which the fd keeps reachable
+		 * after pivot_root: no mount to cross. */
+		fd = openat(fds[c], tasks, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || moat_write_all(fd, "0", 1) < 0)
+			return moat_error_errno(err, "write tasks in %s", cg->v1_path[c]);
 	}
 	return 0;
 }
@@ -1321,26 +1358,29 @@ static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layou
 	return 0;
 }
 
+/* Which v1 controllers p needs: the device allow-list always applies. */
+static void v1_required(const struct moat_policy *p, bool required[MOAT_CG_V1_COUNT])
+{
+	memset(required, 0, MOAT_CG_V1_COUNT * sizeof(*required));
+	required[MOAT_CG_MEMORY] = p->memory != 0;
+	required[MOAT_CG_CPU] = p->cpus_milli != 0;
+	required[MOAT_CG_PIDS] = p->pids != 0;
+	required[MOAT_CG_DEVICES] = true;
+}
+
+/*
+ * Hybrid, before clone: the cgroup2 directory, and the names of the v1 ones,
+ * which moat_cgroup_create_v1 makes. Knowing them now, init can join them
+ * later and the state records them before they exist (gc skips a missing one).
+ */
 static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
 			 const struct moat_policy *p, struct moat_error *err)
 {
-	const bool required[MOAT_CG_V1_COUNT] = {
-		[MOAT_CG_MEMORY] = p->memory != 0,
-		[MOAT_CG_CPU] = p->cpus_milli != 0,
-		[MOAT_CG_PIDS] = p->pids != 0,
-		[MOAT_CG_DEVICES] = true, /* the device allow-list always applies */
-	};
+	bool required[MOAT_CG_V1_COUNT];
 
-	/* Direct mkdir: libcgroup 2.0 cannot create a cgroup2 directory without
-	 * a cgroup2 controller, and hybrid hosts have none for us. */
-	if (mkdir_sandbox(l->v2.dir, cg->name, &cg->v2_path, err) < 0)
-		return -1;
-
+	v1_required(p, required);
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		const struct moat_cgroup_hier *h = &l->v1[c];
-		_cleanup_free_ char *path = NULL, *rel = NULL;
-		struct cgroup *g;
-		int r;
 
 		if (!h->mount) {
 			if (required[c])
@@ -1350,42 +1390,66 @@ static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout
 						      v1_names[c]);
 			continue;
 		}
-		if (lcg_check_mount(v1_names[c], h->mount, err) < 0)
-			return -1;
-		path = moat_strdup_printf("%s/%s/%s", h->dir, MOAT_CGROUP_PARENT, cg->name);
-		rel = moat_strdup_printf("%s%s%s/%s", h->rel, *h->rel ? "/" : "",
-					 MOAT_CGROUP_PARENT, cg->name);
-		if (!path || !rel)
+		cg->v1_mount[c] = strdup(h->mount);
+		cg->v1_dir[c] = strdup(h->dir);
+		cg->v1_path[c] = moat_strdup_printf("%s/%s/%s", h->dir, MOAT_CGROUP_PARENT, cg->name);
+		cg->v1_rel[c] = moat_strdup_printf("%s%s%s/%s", h->rel, *h->rel ? "/" : "",
+						   MOAT_CGROUP_PARENT, cg->name);
+		if (!cg->v1_mount[c] || !cg->v1_dir[c] || !cg->v1_path[c] || !cg->v1_rel[c])
 			return moat_error_errno(err, "create cgroup");
-		/* libcgroup's mkdir -p accepts an existing group: refuse it ourselves. */
-		if (access(path, F_OK) == 0)
-			return moat_error_set(err, EEXIST,
-					      "cgroup %s exists (a dead sandbox's? try 'moat gc')",
-					      path);
-		g = cgroup_new_cgroup(rel);
-		r = g && cgroup_add_controller(g, v1_names[c]) ? 0 : ECGFAIL;
-		if (r == 0)
-			r = cgroup_create_cgroup(g, 1 /* keep root ownership */);
-		if (g)
-			cgroup_free(&g);
-		if (r) {
-			/* It may have made the parent or the group before failing. */
-			cg->v1_path[c] = access(path, F_OK) == 0 ? TAKE_PTR(path) : NULL;
-			cg->v1_rel[c] = cg->v1_path[c] ? TAKE_PTR(rel) : NULL;
-			if (!cg->v1_path[c]) {
-				_cleanup_free_ char *parent =
-					moat_strdup_printf("%s/%s", h->dir, MOAT_CGROUP_PARENT);
-
-				if (parent)
-					rmdir(parent); /* fails harmlessly if shared */
-			}
-			return lcg_error(err, r, "create cgroup %s/%s/%s", h->dir,
-					 MOAT_CGROUP_PARENT, cg->name);
-		}
-		cg->v1_path[c] = TAKE_PTR(path);
-		cg->v1_rel[c] = TAKE_PTR(rel);
 	}
-	return 0;
+	/* Direct mkdir: libcgroup 2.0 cannot create a cgroup2 directory without
+	 * a cgroup2 controller, and hybrid hosts have none for us. */
+	return mkdir_sandbox(l->v2.dir, cg->name, &cg->v2_path, err);
+}
+
+/* Drops the v1 names from the first controller on: teardown must not
+ * remove what is not ours. */
+static void forget_v1(struct moat_cgroup *cg, int first)
+{
+	for (int c = first; c < MOAT_CG_V1_COUNT; c++) {
+		free(cg->v1_path[c]);
+		free(cg->v1_rel[c]);
+		cg->v1_path[c] = cg->v1_rel[c] = NULL;
+	}
+}
+
+/* Creates one v1 group of create_hybrid's; on failure it is left only if it
+ * is ours (made by us, possibly before libcgroup failed). */
+static int create_v1_group(struct moat_cgroup *cg, int c, struct moat_error *err)
+{
+	struct cgroup *g;
+	int r;
+
+	if (lcg_check_mount(v1_names[c], cg->v1_mount[c], err) < 0)
+		goto not_ours;
+	/* libcgroup's mkdir -p accepts an existing group: refuse it ourselves. */
+	if (access(cg->v1_path[c], F_OK) == 0) {
+		moat_error_set(err, EEXIST, "cgroup %s exists (a dead sandbox's? try 'moat gc')",
+			       cg->v1_path[c]);
+		goto not_ours;
+	}
+	g = cgroup_new_cgroup(cg->v1_rel[c]);
+	r = g && cgroup_add_controller(g, v1_names[c]) ? 0 : ECGFAIL;
+	if (r == 0)
+		r = cgroup_create_cgroup(g, 1 /* keep root ownership */);
+	if (g)
+		cgroup_free(&g);
+	if (r == 0)
+		return 0;
+	lcg_error(err, r, "create cgroup %s", cg->v1_path[c]);
+	if (access(cg->v1_path[c], F_OK) == 0)
+		return -1; /* made before libcgroup failed: teardown removes it */
+	{
+		_cleanup_free_ char *parent = strndup(cg->v1_path[c], strlen(cg->v1_path[c]) -
+								  strlen(cg->name) - 1);
+
+		if (parent)
+			rmdir(parent); /* fails harmlessly if shared */
+	}
+not_ours:
+	forget_v1(cg, c);
+	return -1;
 }
 
 int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
@@ -1403,8 +1467,9 @@ int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moa
 	if (layout_detect(&l, err) < 0 || moat_cgroup_device_rules(p, &rules, &n_rules, err) < 0)
 		return -1;
 	/* cgroup_init() fails on a cgroup2 host that delegates no controller to
-	 * us; that only matters when there is a limit to write. */
-	if ((l.mode == MOAT_CGROUP_HYBRID || p->memory || p->cpus_milli || p->pids) &&
+	 * us; that only matters when there is a limit to write. Hybrid hosts
+	 * write theirs in moat_cgroup_create_v1. */
+	if (l.mode == MOAT_CGROUP_UNIFIED && (p->memory || p->cpus_milli || p->pids) &&
 	    lcg_init(err) < 0)
 		return -1;
 
@@ -1427,18 +1492,37 @@ int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moa
 			r = moat_error_errno(err, "open %s", cg->v2_path);
 	}
 	/* Limits before any task joins: there is no window without them. */
-	if (r == 0)
-		r = l.mode == MOAT_CGROUP_UNIFIED ? apply_limits_v2(cg, p, rules, n_rules, err)
-						  : apply_limits_v1(cg, p, rules, n_rules, err);
+	if (r == 0 && l.mode == MOAT_CGROUP_UNIFIED)
+		r = apply_limits_v2(cg, p, rules, n_rules, err);
 	if (r < 0) {
 		_cleanup_(strv_clearp) struct moat_strv paths = { 0 };
 		struct moat_error ignored;
 
-		/* Nothing left behind: remove what we made (keeping the first error). */
+		/* Nothing left behind: remove what we made (keeping the first
+		 * error), which is no v1 group yet. */
+		forget_v1(cg, 0);
 		if (moat_cgroup_paths(cg, &paths) == 0)
 			teardown(&paths, &ignored);
 		return -1;
 	}
 	*ret = TAKE_PTR(cg);
 	return 0;
+}
+
+int moat_cgroup_create_v1(struct moat_cgroup *cg, const struct moat_policy *p,
+			  struct moat_error *err)
+{
+	_cleanup_free_ struct moat_dev_rule *rules = NULL;
+	size_t n_rules = 0;
+
+	if (cg->mode != MOAT_CGROUP_HYBRID)
+		return 0;
+	if (moat_cgroup_device_rules(p, &rules, &n_rules, err) < 0 || lcg_init(err) < 0)
+		return -1;
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+		if (cg->v1_path[c] && create_v1_group(cg, c, err) < 0) {
+			forget_v1(cg, c + 1); /* not made: a name's leftover stays gc's */
+			return -1;
+		}
+	return apply_limits_v1(cg, p, rules, n_rules, err);
 }

@@ -30,6 +30,16 @@
 /* How long destroy waits for killed processes to leave, in milliseconds. */
 #define MOAT_CGROUP_KILL_TIMEOUT_MS 5000
 
+/* The v1 controllers moat uses on hybrid hosts, in the order it enters them. */
+enum moat_cgroup_v1 {
+	MOAT_CG_MEMORY = 0,
+	MOAT_CG_CPU,
+	MOAT_CG_PIDS,
+	MOAT_CG_DEVICES,
+	MOAT_CG_FREEZER,
+	MOAT_CG_V1_COUNT
+};
+
 struct moat_cgroup; /* opaque; owns its paths, fds and the devices BPF link */
 
 /*
@@ -47,6 +57,18 @@ struct moat_cgroup; /* opaque; owns its paths, fds and the devices BPF link */
 int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
 		       struct moat_error *err);
 
+/*
+ * On a hybrid host, the v1 groups (memory, cpu, pids, devices, freezer) are
+ * made by this second step, with their limits, while the child builds its
+ * root: moat_cgroup_create only names them (moat_cgroup_paths lists them
+ * from then on, and moat_cgroup_join_v1_self knows them in the child).
+ * Nothing to do on a cgroup2-only host. Returns 0, or -1 with err filled;
+ * on failure the caller destroys the cgroup, which removes only what moat
+ * made (an existing group of the same name stays, for `moat gc`).
+ */
+int moat_cgroup_create_v1(struct moat_cgroup *cg, const struct moat_policy *p,
+			  struct moat_error *err);
+
 /* O_PATH|O_DIRECTORY fd of the cgroup2 directory, borrowed (valid until the
  * cgroup is freed): for clone3(CLONE_INTO_CGROUP) and BPF attach. */
 int moat_cgroup_v2_fd(const struct moat_cgroup *cg);
@@ -59,14 +81,27 @@ const char *moat_cgroup_v2_path(const struct moat_cgroup *cg);
 int moat_cgroup_enter_v2(const struct moat_cgroup *cg, pid_t pid, struct moat_error *err);
 
 /*
- * Moves the calling thread into the sandbox's v1 directories (hybrid hosts;
- * nothing to do elsewhere). For init, first thing after clone: a thread that
- * moves itself ("0" into a v1 "tasks" file) skips the kernel's
- * cgroup_threadgroup_rwsem write side, which costs an RCU grace period
- * (5-16 ms here) when one process moves another. The caller must have no
- * other threads: they would stay behind.
+ * Joining the v1 groups from the child, which makes them reachable after
+ * pivot_root: moat_cgroup_v1_open opens (O_PATH) the calling process's own
+ * cgroup in each v1 hierarchy the sandbox uses, before the root changes;
+ * fds[c] is -EBADF where there is none. moat_cgroup_v1_close closes them.
+ * Returns 0, or -1 with err filled and nothing open.
  */
-int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, struct moat_error *err);
+int moat_cgroup_v1_open(const struct moat_cgroup *cg, int fds[MOAT_CG_V1_COUNT],
+			struct moat_error *err);
+void moat_cgroup_v1_close(int fds[MOAT_CG_V1_COUNT]);
+
+/*
+ * Moves the calling thread into the sandbox's v1 groups below fds (hybrid
+ * hosts, once moat_cgroup_create_v1 made them; nothing to do elsewhere).
+ * For init, before anything of the command runs: a thread that moves itself
+ * ("0" into a v1 "tasks" file) skips the kernel's cgroup_threadgroup_rwsem
+ * write side, which costs an RCU grace period (5-16 ms here) when one
+ * process moves another. The caller must have no other threads: they would
+ * stay behind.
+ */
+int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, const int fds[MOAT_CG_V1_COUNT],
+			     struct moat_error *err);
 
 /* Appends every directory (the cgroup2 one first) to ret, for the state file
  * and `moat gc`. Returns 0 or -1 with errno ENOMEM. */
@@ -101,16 +136,6 @@ void moat_cgroup_free(struct moat_cgroup *cg);
 /* --- Layout detection: exported for unit tests ----------------------------- */
 
 enum moat_cgroup_mode { MOAT_CGROUP_UNIFIED = 1, MOAT_CGROUP_HYBRID };
-
-/* The v1 controllers moat uses on hybrid hosts, in the order it enters them. */
-enum moat_cgroup_v1 {
-	MOAT_CG_MEMORY = 0,
-	MOAT_CG_CPU,
-	MOAT_CG_PIDS,
-	MOAT_CG_DEVICES,
-	MOAT_CG_FREEZER,
-	MOAT_CG_V1_COUNT
-};
 
 /* One hierarchy as the calling process sees it. */
 struct moat_cgroup_hier {

@@ -185,15 +185,15 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	bool veth = sb->policy->net_mode == MOAT_NET_VETH;
 	int fd = sb->sync[1];
 	const char *hostname = sb->policy->hostname ? sb->policy->hostname : sb->opts->name;
+	int v1[MOAT_CG_V1_COUNT]; /* init exits on failure: no need to close on the way */
+	int r;
 
 	/* Dies with the supervisor; the PID namespace, and all in it, with us. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return moat_error_errno(err, "set the parent-death signal");
 	if (init_close_fds(fd, err) < 0)
 		return -1;
-	/* cgroup2 placed us at clone; the v1 hierarchies we join ourselves,
-	 * single-threaded, before anything else runs here. */
-	if (moat_cgroup_join_v1_self(sb->cgroup, err) < 0)
+	if (moat_cgroup_v1_open(sb->cgroup, v1, err) < 0)
 		return -1;
 	if (init_wait_for(fd, MOAT_SYNC_GO, err) < 0)
 		return -1;
@@ -215,6 +215,12 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	 * command runs before that, and the new cgroup namespace is rooted at
 	 * the sandbox's own cgroups. */
 	if (init_wait_for(fd, MOAT_SYNC_JOINED, err) < 0)
+		return -1;
+	/* cgroup2 placed us at clone; the v1 groups, made meanwhile, we join
+	 * ourselves, still single-threaded. */
+	r = moat_cgroup_join_v1_self(sb->cgroup, v1, err);
+	moat_cgroup_v1_close(v1);
+	if (r < 0)
 		return -1;
 	/* The supervisor made the veth pair before JOINED; eth0 is ours now. */
 	if (veth && moat_net_veth_configure_inside(&sb->lease, err) < 0)
@@ -637,6 +643,10 @@ static int join_cgroups(struct sandbox *sb, struct moat_error *err)
 {
 	if (moat_sync_send(sb->sync[0], MOAT_SYNC_GO, 0, NULL) < 0)
 		return moat_error_errno(err, "start the sandbox");
+	/* Hybrid hosts: the v1 groups and their limits, 1-2 ms of mkdir and
+	 * writes that init's mounts now hide. */
+	if (moat_cgroup_create_v1(sb->cgroup, sb->policy, err) < 0)
+		return -1;
 	if (connect_network(sb, err) < 0)
 		return -1;
 	if (!sb->in_cgroup2 && moat_cgroup_enter_v2(sb->cgroup, sb->init_pid, err) < 0)

@@ -347,6 +347,11 @@ int moat_nat_cleanup_if_unused(struct moat_error *err)
 	_cleanup_close_ int lock = -EBADF;
 	int r;
 
+	/* Without libnftables no launch here could have made the table. */
+	if (nft_load(err) < 0) {
+		*err = (struct moat_error){0};
+		return 0;
+	}
 	r = nat_lock_existing(what, &lock, err);
 	if (r <= 0)
 		return r;

@@ -145,6 +145,20 @@ like "$(nft list set ip moat nat_sources 2>&1)" "10\.208\.78\.2" "nat = yes: the
 nft list set ip moat nat_sources 2>/dev/null | grep -q "10\.208\.78\.2"
 ok "$([ $? -ne 0 ]; echo $?)" "nat: the address is removed at teardown"
 
+# libnftables is opened only when needed: hidden (a private mount namespace
+# binds /dev/null over it), nat = yes fails with a line naming it, and gc works.
+without_nft() {
+	unshare -m --propagation private sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' \
+		sh "$nftlib" "$@"
+}
+nftlib=$(ldconfig -p | awk '$1 == "libnftables.so.1" { print $NF; exit }')
+ok "$([ -n "$nftlib" ]; echo $?)" "libnftables.so.1 is in ld.so.cache"
+out=$(without_nft "$MOAT" run --name nonft --policy "$TMP/nat.ini" -- /bin/true 2>&1)
+is "$?" "125" "nat = yes without libnftables: exit 125"
+like "$out" "NAT needs libnftables\.so\.1" "the error names the missing library"
+without_nft "$MOAT" gc >/dev/null 2>&1
+is "$?" "0" "gc without libnftables: nothing to drop, exit 0"
+
 # --- a killed supervisor: gc releases the network -----------------------------------------
 mdetach doomed --policy "$POLICY" -- /bin/sleep 60 >/dev/null
 sup=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisor_pid"])' /run/moat/doomed/state.json)

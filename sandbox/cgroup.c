@@ -3,10 +3,13 @@
  * Per-sandbox cgroups: layout detection, creation and limits with libcgroup,
  * the cgroup2 devices program, OOM counting and teardown. See cgroup.h.
  *
- * libcgroup creates the v1 groups, writes every limit and moves tasks on v1.
- * A few things are done on cgroupfs directly, each marked where it happens;
- * libcgroup 2.0 cannot do them:
- *  - it reaches the cgroup2 mount only through a controller listed in its
+ * libcgroup creates the v1 groups and writes every limit. A few things are
+ * done on cgroupfs directly, each marked where it happens; libcgroup 2.0
+ * cannot do them:
+ *  - init moves itself into the v1 groups by writing "0" to their tasks
+ *    files below fds opened before pivot_root (libcgroup moves a task by
+ *    pid, from outside, which costs an RCU grace period);
+ *  - libcgroup reaches the cgroup2 mount only through a controller listed in its
  *    cgroup.controllers, and on a hybrid host moat uses none there (often none
  *    is listed), so the cgroup2 directory, its cgroup.procs, cgroup.kill and
  *    cgroup.freeze are plain files;
@@ -65,7 +68,7 @@ struct moat_cgroup {
 	enum moat_cgroup_mode mode;
 	char *v2_path;			       /* .../moat/NAME on cgroup2 */
 	char *v2_rel;			       /* the same relative to its mount (libcgroup) */
-	char *v1_path[MOAT_CG_V1_COUNT];       /* hybrid: created v1 directories, else NULL */
+	char *v1_path[MOAT_CG_V1_COUNT];       /* hybrid: v1 directories (made by _create_v1) */
 	char *v1_rel[MOAT_CG_V1_COUNT];	       /* libcgroup names of those */
 	char *v1_mount[MOAT_CG_V1_COUNT];      /* hybrid: where each is mounted */
 	char *v1_dir[MOAT_CG_V1_COUNT];	       /* hybrid: our own cgroup there */
@@ -1414,6 +1417,19 @@ static void forget_v1(struct moat_cgroup *cg, int first)
 	}
 }
 
+/* libcgroup's mkdir -p may have made moat/ before failing: removed unless
+ * shared (then rmdir fails, harmlessly). */
+static void rmdir_parent(const char *path)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+
+	if (slash) {
+		*slash = '\0';
+		rmdir(parent);
+	}
+}
+
 /* Creates one v1 group of create_hybrid's; on failure it is left only if it
  * is ours (made by us, possibly before libcgroup failed). */
 static int create_v1_group(struct moat_cgroup *cg, int c, struct moat_error *err)
@@ -1440,13 +1456,7 @@ static int create_v1_group(struct moat_cgroup *cg, int c, struct moat_error *err
 	lcg_error(err, r, "create cgroup %s", cg->v1_path[c]);
 	if (access(cg->v1_path[c], F_OK) == 0)
 		return -1; /* made before libcgroup failed: teardown removes it */
-	{
-		_cleanup_free_ char *parent = strndup(cg->v1_path[c], strlen(cg->v1_path[c]) -
-								  strlen(cg->name) - 1);
-
-		if (parent)
-			rmdir(parent); /* fails harmlessly if shared */
-	}
+	rmdir_parent(cg->v1_path[c]);
 not_ours:
 	forget_v1(cg, c);
 	return -1;

@@ -164,6 +164,19 @@ is "$out" "/dev/null w ok /dev/full r ok /dev/kmsg r EPERM " \
 is "$?" 0 "moat stop returns 0"
 is "$(cgdirs "$name")" "" "stop removed the sandbox's cgroups in every hierarchy"
 
+# --- a dead sandbox's group of the same name: refused, and left for gc -------------
+# In the last hierarchy (a v1 one on a hybrid host, made after clone).
+leftover=cg-left-$$
+ldir=$(printf '%s\n' $dirs | tail -1)
+ldir=${ldir%/*}/$leftover
+mkdir -p "$ldir"
+out=$("$MOAT" run --name "$leftover" -- /bin/true 2>&1)
+is "$?" 125 "a group of the name exists already: exit 125"
+like "$out" "$ldir exists \(a dead sandbox's\? try 'moat gc'\)" "the error names it"
+ok "$([ -d "$ldir" ]; echo $?)" "that group is left alone"
+is "$(cgdirs "$leftover" | grep -vxF "$ldir")" "" "nothing else of the name is left"
+rmdir "$ldir" "${ldir%/*}" 2>/dev/null
+
 # A policy device: allowed with the access the policy grants, and no more.
 if [ -c /dev/kmsg ]; then
 	name=cg-kmsg-$$

@@ -176,7 +176,7 @@ static int resolve_dns(struct net_list *l, const char *resolv_conf, struct moat_
 	if (moat_read_file(resolv_conf, 1 << 20, &text, NULL, err) < 0)
 		return moat_error_prefix(err, "egress dns");
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char word[16], addr[INET6_ADDRSTRLEN + 32], *pct;
+		char word[16], addr[80], *pct; /* room for %79s: an address and a scope */
 		unsigned char bin[16];
 		int family;
 

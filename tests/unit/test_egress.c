@@ -13,10 +13,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "egress.h"
+#include "policy.h"
 
 static struct moat_egress_net v4net(const char *addr, unsigned prefix, uint8_t proto, uint16_t lo,
 				    uint16_t hi)
@@ -234,6 +237,39 @@ static void test_many_rules(void **state)
 	free(nets);
 }
 
+/* "egress = dns" reads the nameservers of a resolv.conf: a scope is cut off,
+ * and a token longer than any address (once a stack overflow) is skipped. */
+static void test_dns_from_resolv_conf(void **state)
+{
+	char path[] = "/tmp/moat-test-resolv.XXXXXX";
+	char line[128];
+	struct moat_policy *p = moat_policy_new();
+	struct moat_egress *eg = NULL;
+	struct moat_error err = {0};
+	char *msg = NULL;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(moat_policy_set(p, "network", "egress", "dns", &msg), 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	memset(line, 'a', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	fprintf(f, "# a comment\nnameserver %s\nnameserver fe80::1%%eth0\n"
+		   "options ndots:2\nnameserver 10.0.0.53\n", line);
+	fclose(f);
+	assert_int_equal(moat_egress_prepare(p, path, &eg, &err), 0);
+	/* udp/53 and tcp/53 to each of fe80::1 and 10.0.0.53 */
+	assert_int_equal(moat_egress_n_rules(eg), 4);
+	moat_egress_free(eg);
+	unlink(path);
+	moat_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_v6_rules),
 		cmocka_unit_test(test_too_many_port_rules),
 		cmocka_unit_test(test_many_rules),
+		cmocka_unit_test(test_dns_from_resolv_conf),
 	};
 
 	return cmocka_run_group_tests_name("egress", tests, NULL, NULL);

@@ -195,6 +195,6 @@ clean:
 
 help:
 	@echo 'Targets: all (default) deps check unit integration demo bench install clean'
-	@echo 'Variables: O=build V=1 PREFIX=/usr/local DESTDIR= SANITIZE=1'
+	@echo 'Variables: O=build V=1 PREFIX=/usr/local DESTDIR= SANITIZE=1 SHARED=1'
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -54,8 +54,6 @@ static const char *const v1_names[MOAT_CG_V1_COUNT] = {
 	[MOAT_CG_MEMORY] = "memory",
 	[MOAT_CG_CPU] = "cpu",
 	[MOAT_CG_PIDS] = "pids",
-	[MOAT_CG_DEVICES] = "devices",
-	[MOAT_CG_FREEZER] = "freezer",
 };
 
 const char *moat_cgroup_v1_name(enum moat_cgroup_v1 c)
@@ -615,18 +613,6 @@ int moat_cgroup_device_rules(const struct moat_policy *p, struct moat_dev_rule *
 	return 0;
 }
 
-/* "c 1:3 rwm", the v1 devices.allow spelling. */
-static void dev_rule_format(const struct moat_dev_rule *r, char *buf, size_t len)
-{
-	char maj[16] = "*", min[16] = "*";
-
-	if (r->major != MOAT_DEV_ANY)
-		snprintf(maj, sizeof(maj), "%u", r->major);
-	if (r->minor != MOAT_DEV_ANY)
-		snprintf(min, sizeof(min), "%u", r->minor);
-	snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, r->access);
-}
-
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
 {
 	struct bpf_insn i = { .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
@@ -702,6 +688,28 @@ static size_t dev_prog_build(const struct moat_dev_rule *rules, size_t n, struct
 	return k;
 }
 
+/*
+ * BPF_PROG_LOAD itself, not libbpf's bpf_prog_load(): that probes the kernel
+ * first, once per process, with two throwaway programs (memcg accounting of
+ * BPF memory, program names), a quarter of a millisecond of every launch.
+ * moat needs Linux 5.12 or later anyway, which has both.
+ */
+static int dev_prog_load(const struct bpf_insn *insns, size_t cnt, char *log, size_t log_size)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	attr.insns = (uintptr_t)insns;
+	attr.insn_cnt = (uint32_t)cnt;
+	attr.license = (uintptr_t) "GPL";
+	attr.log_buf = (uintptr_t)log;
+	attr.log_size = (uint32_t)log_size;
+	attr.log_level = log ? 1 : 0;
+	snprintf(attr.prog_name, sizeof(attr.prog_name), "moat_devices");
+	return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
 int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *rules, size_t n,
 				   int *ret_link_fd, struct moat_error *err)
 {
@@ -719,19 +727,14 @@ int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *ru
 		return moat_error_errno(err, "devices program");
 	cnt = dev_prog_build(rules, n, prog);
 
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "moat_devices", "GPL", prog, cnt,
-				NULL);
+	prog_fd = dev_prog_load(prog, cnt, NULL, 0);
 	if (prog_fd < 0) {
 		/* Load again with the verifier log, to show why. */
 		const size_t log_size = 1 << 16;
-		LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_level = 1, .log_size = log_size);
 		int saved = errno;
 
 		log = calloc(1, log_size);
-		opts.log_buf = log;
-		prog_fd = log ? bpf_prog_load(BPF_PROG_TYPE_CGROUP_DEVICE, "moat_devices", "GPL",
-					      prog, cnt, &opts)
-			      : -1;
+		prog_fd = log ? dev_prog_load(prog, cnt, log, log_size) : -1;
 		if (prog_fd < 0) {
 			/* The verdict is at the end of the log. */
 			size_t len = log ? strlen(log) : 0;
@@ -1227,7 +1230,7 @@ static uint64_t cpu_quota_us(const struct moat_policy *p)
 }
 
 static int apply_limits_v1(struct moat_cgroup *cg, const struct moat_policy *p,
-			   const struct moat_dev_rule *rules, size_t n_rules, struct moat_error *err)
+			   struct moat_error *err)
 {
 	char buf[64];
 	const char *dir;
@@ -1265,16 +1268,19 @@ static int apply_limits_v1(struct moat_cgroup *cg, const struct moat_policy *p,
 		if (SET(MOAT_CG_PIDS, "pids.max", buf) < 0)
 			return -1;
 	}
-	/* Deny everything, then allow rule by rule (one write each: the kernel
-	 * parses a single rule per write). */
-	if (SET(MOAT_CG_DEVICES, "devices.deny", "a") < 0)
-		return -1;
-	for (size_t i = 0; i < n_rules; i++) {
-		dev_rule_format(&rules[i], buf, sizeof(buf));
-		if (SET(MOAT_CG_DEVICES, "devices.allow", buf) < 0)
-			return moat_error_prefix(err, "allow device \"%s\"", buf);
-	}
 #undef SET
+	return 0;
+}
+
+/* The device allow-list, on either layout: cgroup2 has no devices controller,
+ * its equivalent is a BPF program on the cgroup2 directory, which the kernel
+ * also runs for a hybrid host's tasks (their cgroup2 directory is where cgroup
+ * BPF programs attach), so the v1 devices hierarchy is not needed. */
+static int apply_devices_bpf(struct moat_cgroup *cg, const struct moat_dev_rule *rules,
+			     size_t n_rules, struct moat_error *err)
+{
+	if (moat_cgroup_devices_bpf_attach(cg->v2_fd, rules, n_rules, &cg->dev_link_fd, err) < 0)
+		return moat_error_prefix(err, "%s", cg->v2_path);
 	return 0;
 }
 
@@ -1309,10 +1315,7 @@ static int apply_limits_v2(struct moat_cgroup *cg, const struct moat_policy *p,
 			return -1;
 	}
 #undef SET
-	/* cgroup2 has no devices controller: its equivalent is a BPF program. */
-	if (moat_cgroup_devices_bpf_attach(cg->v2_fd, rules, n_rules, &cg->dev_link_fd, err) < 0)
-		return moat_error_prefix(err, "%s", cg->v2_path);
-	return 0;
+	return apply_devices_bpf(cg, rules, n_rules, err);
 }
 
 static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
@@ -1361,14 +1364,13 @@ static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layou
 	return 0;
 }
 
-/* Which v1 controllers p needs: the device allow-list always applies. */
+/* Which v1 controllers p's limits need. */
 static void v1_required(const struct moat_policy *p, bool required[MOAT_CG_V1_COUNT])
 {
 	memset(required, 0, MOAT_CG_V1_COUNT * sizeof(*required));
 	required[MOAT_CG_MEMORY] = p->memory != 0;
 	required[MOAT_CG_CPU] = p->cpus_milli != 0;
 	required[MOAT_CG_PIDS] = p->pids != 0;
-	required[MOAT_CG_DEVICES] = true;
 }
 
 /*
@@ -1385,14 +1387,12 @@ static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		const struct moat_cgroup_hier *h = &l->v1[c];
 
-		if (!h->mount) {
-			if (required[c])
-				return moat_error_set(err, ENODEV,
-						      "the %s controller is not mounted "
-						      "(hybrid cgroup layout)",
-						      v1_names[c]);
+		if (!required[c])
 			continue;
-		}
+		if (!h->mount)
+			return moat_error_set(err, ENODEV,
+					      "the %s controller is not mounted (hybrid cgroup layout)",
+					      v1_names[c]);
 		cg->v1_mount[c] = strdup(h->mount);
 		cg->v1_dir[c] = strdup(h->dir);
 		cg->v1_path[c] = moat_strdup_printf("%s/%s/%s", h->dir, MOAT_CGROUP_PARENT, cg->name);
@@ -1504,6 +1504,8 @@ int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moa
 	/* Limits before any task joins: there is no window without them. */
 	if (r == 0 && l.mode == MOAT_CGROUP_UNIFIED)
 		r = apply_limits_v2(cg, p, rules, n_rules, err);
+	else if (r == 0)
+		r = apply_devices_bpf(cg, rules, n_rules, err);
 	if (r < 0) {
 		_cleanup_(strv_clearp) struct moat_strv paths = { 0 };
 		struct moat_error ignored;
@@ -1522,17 +1524,18 @@ int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moa
 int moat_cgroup_create_v1(struct moat_cgroup *cg, const struct moat_policy *p,
 			  struct moat_error *err)
 {
-	_cleanup_free_ struct moat_dev_rule *rules = NULL;
-	size_t n_rules = 0;
+	bool any = false;
 
-	if (cg->mode != MOAT_CGROUP_HYBRID)
+	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
+		any |= cg->v1_path[c] != NULL;
+	if (cg->mode != MOAT_CGROUP_HYBRID || !any)
 		return 0;
-	if (moat_cgroup_device_rules(p, &rules, &n_rules, err) < 0 || lcg_init(err) < 0)
+	if (lcg_init(err) < 0)
 		return -1;
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++)
 		if (cg->v1_path[c] && create_v1_group(cg, c, err) < 0) {
 			forget_v1(cg, c + 1); /* not made: a name's leftover stays gc's */
 			return -1;
 		}
-	return apply_limits_v1(cg, p, rules, n_rules, err);
+	return apply_limits_v1(cg, p, err);
 }

@@ -4,11 +4,14 @@
  * in every hierarchy it needs. Two layouts are supported:
  *
  *   unified  cgroup2 only (/sys/fs/cgroup on current distributions): one
- *            directory; memory, cpu and pids limits there; devices through a
- *            BPF_CGROUP_DEVICE program attached with a BPF link.
+ *            directory; memory, cpu and pids limits there.
  *   hybrid   v1 controllers plus cgroup2 (e.g. /sys/fs/cgroup/unified): a
- *            cgroup2 directory (the eBPF programs of later issues attach
- *            there) and v1 memory, cpu, pids, devices and freezer directories.
+ *            cgroup2 directory (the eBPF programs attach there) and a v1
+ *            memory, cpu and pids directory for each limit the policy sets.
+ *
+ * On both, the device allow-list is a BPF_CGROUP_DEVICE program attached to
+ * the cgroup2 directory with a BPF link: the kernel runs it for a hybrid
+ * host's tasks too, so neither layout needs the v1 devices hierarchy.
  *
  * cgroup v1 alone is refused: the eBPF layers need a cgroup2 directory.
  * Mount points come from /proc/self/mountinfo, never from a fixed path.
@@ -35,8 +38,6 @@ enum moat_cgroup_v1 {
 	MOAT_CG_MEMORY = 0,
 	MOAT_CG_CPU,
 	MOAT_CG_PIDS,
-	MOAT_CG_DEVICES,
-	MOAT_CG_FREEZER,
 	MOAT_CG_V1_COUNT
 };
 
@@ -58,7 +59,7 @@ int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moa
 		       struct moat_error *err);
 
 /*
- * On a hybrid host, the v1 groups (memory, cpu, pids, devices, freezer) are
+ * On a hybrid host, the v1 groups (memory, cpu, pids: those p limits) are
  * made by this second step, with their limits, while the child builds its
  * root: moat_cgroup_create only names them (moat_cgroup_paths lists them
  * from then on, and moat_cgroup_join_v1_self knows them in the child).

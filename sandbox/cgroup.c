@@ -42,6 +42,7 @@
 #include <bpf/bpf.h>
 #include <libcgroup.h>
 
+#include "bpf.h"
 #include "cgroup.h"
 #include "parse.h"
 
@@ -710,12 +711,65 @@ static int dev_prog_load(const struct bpf_insn *insns, size_t cnt, char *log, si
 	return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
 }
 
+/*
+ * A program is kept pinned, as the other BPF objects are (bpf.h), under
+ * MOAT_BPF_PIN_ROOT/devices-HASH/prog, HASH naming its instructions: the
+ * next sandbox with the same allow-list attaches it without a load and a
+ * verification. Best effort: without bpffs or the pin, the program is
+ * loaded as if none had been.
+ */
+static int dev_prog_pin_path(const struct bpf_insn *insns, size_t cnt, char *dir, size_t dir_len,
+			     char *pin, size_t pin_len)
+{
+	struct moat_error ignored;
+	char hash[65];
+
+	if (moat_sha256_hex(insns, cnt * sizeof(*insns), hash, &ignored) < 0)
+		return -1;
+	hash[12] = '\0';
+	moat_bpf_pin_dir("devices", hash, dir, dir_len);
+	snprintf(pin, pin_len, "%s/prog", dir);
+	return 0;
+}
+
+static int dev_prog_open_pinned(const char *pin)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t len = sizeof(info);
+	int fd = bpf_obj_get(pin);
+
+	if (fd < 0)
+		return -1;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
+	    info.type != BPF_PROG_TYPE_CGROUP_DEVICE) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void dev_prog_pin(int prog_fd, const char *dir, const char *pin)
+{
+	struct moat_error ignored;
+	_cleanup_close_ int lock = -EBADF;
+
+	if (access(pin, F_OK) == 0 || moat_bpf_fs_ensure(&ignored) < 0)
+		return;
+	lock = moat_bpf_lock(&ignored);
+	if (lock < 0)
+		return;
+	if ((mkdir(MOAT_BPF_PIN_ROOT, 0700) == 0 || errno == EEXIST) &&
+	    (mkdir(dir, 0700) == 0 || errno == EEXIST))
+		bpf_obj_pin(prog_fd, pin);
+}
+
 int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *rules, size_t n,
 				   int *ret_link_fd, struct moat_error *err)
 {
 	_cleanup_free_ struct bpf_insn *prog = NULL;
 	_cleanup_free_ char *log = NULL;
 	_cleanup_close_ int prog_fd = -EBADF;
+	char dir[256], pin[sizeof(dir) + sizeof("/prog")] = "";
 	int link_fd;
 	size_t cnt;
 
@@ -727,7 +781,10 @@ int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *ru
 		return moat_error_errno(err, "devices program");
 	cnt = dev_prog_build(rules, n, prog);
 
-	prog_fd = dev_prog_load(prog, cnt, NULL, 0);
+	if (dev_prog_pin_path(prog, cnt, dir, sizeof(dir), pin, sizeof(pin)) == 0)
+		prog_fd = dev_prog_open_pinned(pin);
+	if (prog_fd < 0)
+		prog_fd = dev_prog_load(prog, cnt, NULL, 0);
 	if (prog_fd < 0) {
 		/* Load again with the verifier log, to show why. */
 		const size_t log_size = 1 << 16;
@@ -745,6 +802,8 @@ int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *ru
 					      *tail ? ", verifier: ..." : "", tail);
 		}
 	}
+	if (pin[0])
+		dev_prog_pin(prog_fd, dir, pin);
 	link_fd = bpf_link_create(prog_fd, cgroup_fd, BPF_CGROUP_DEVICE, NULL);
 	if (link_fd < 0)
 		return moat_error_errno(err, "attach the devices BPF program (link)");

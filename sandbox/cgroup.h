@@ -190,7 +190,9 @@ int moat_cgroup_device_rules(const struct moat_policy *p, struct moat_dev_rule *
 
 /*
  * Loads a BPF_CGROUP_DEVICE program allowing exactly rules (everything else
- * denied) and attaches it to the cgroup2 directory cgroup_fd with a BPF link.
+ * denied), or takes the one an earlier launch pinned for the same rules
+ * (MOAT_BPF_PIN_ROOT/devices-HASH), and attaches it to the cgroup2 directory
+ * cgroup_fd with a BPF link.
  * Returns 0 and the link fd (O_CLOEXEC, owned by the caller: closing it
  * detaches the program), or -1 with the verifier log in err on a load failure.
  */

@@ -164,6 +164,23 @@ is "$out" "/dev/null w ok /dev/full r ok /dev/kmsg r EPERM " \
 is "$?" 0 "moat stop returns 0"
 is "$(cgdirs "$name")" "" "stop removed the sandbox's cgroups in every hierarchy"
 
+# --- the device program: loaded once, pinned, shared by the same allow-list ---------
+v2dir() { # v2dir NAME: the sandbox's cgroup2 directory
+	local d
+	for d in $(cgdirs "$1"); do
+		[ "$(stat -f -c %T "$d")" = cgroup2fs ] && echo "$d"
+	done
+}
+mdetach "cg-da-$$" -- /bin/sleep 60 >/dev/null
+mdetach "cg-db-$$" -- /bin/sleep 60 >/dev/null
+da=$(bpftool cgroup show "$(v2dir "cg-da-$$")" 2>&1 | awk '$2 == "cgroup_device" { print $1, $NF }')
+db=$(bpftool cgroup show "$(v2dir "cg-db-$$")" 2>&1 | awk '$2 == "cgroup_device" { print $1, $NF }')
+like "$da" "^[0-9]+ moat_devices$" "the device program is attached to the cgroup2 directory ($da)"
+is "$db" "$da" "a second sandbox with the same allow-list attaches the same program"
+ok "$(ls /sys/fs/bpf/moat/devices-*/prog >/dev/null 2>&1; echo $?)" "it is pinned for the next launch"
+"$MOAT" stop "cg-da-$$" >/dev/null 2>&1
+"$MOAT" stop "cg-db-$$" >/dev/null 2>&1
+
 # --- a dead sandbox's group of the same name: refused, and left for gc -------------
 # In the last hierarchy (a v1 one on a hybrid host, made after clone).
 leftover=cg-left-$$

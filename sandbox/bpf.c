@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -36,21 +35,7 @@ int moat_bpf_fs_ensure(struct moat_error *err)
 
 int moat_bpf_lock(struct moat_error *err)
 {
-	int fd;
-
-	if (moat_mkdir_p(MOAT_RUN_DIR, 0755, err) < 0)
-		return -1;
-	fd = open(BPF_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return moat_error_errno(err, "open %s", BPF_LOCK);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			moat_error_errno(err, "lock %s", BPF_LOCK);
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
+	return moat_state_lock_file(BPF_LOCK, err);
 }
 
 void moat_bpf_pin_dir(const char *feature, const char *hash, char *buf, size_t len)

@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 
 #include "nat.h"
 #include "net.h"
+#include "state.h"
 #include "util.h"
 
 #define NAT_SET_DECL "add set ip " MOAT_NAT_TABLE " " MOAT_NAT_SET " { type ipv4_addr; }\n"
@@ -126,17 +126,7 @@ static void json_putp(json_object **obj)
 /* Returns the locked fd (closing it unlocks), or -1 with err filled. */
 static int nat_lock(struct moat_error *err)
 {
-	_cleanup_close_ int fd = -EBADF;
-
-	if (mkdir(MOAT_RUN_DIR, 0711) < 0 && errno != EEXIST)
-		return moat_error_errno(err, "mkdir %s", MOAT_RUN_DIR);
-	fd = open(MOAT_NAT_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return moat_error_errno(err, "open %s", MOAT_NAT_LOCK);
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return moat_error_errno(err, "lock %s", MOAT_NAT_LOCK);
-	return TAKE_FD(fd);
+	return moat_state_lock_file(MOAT_NAT_LOCK, err);
 }
 
 /* ---------------------------------------------------------------------------

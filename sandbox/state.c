@@ -22,23 +22,28 @@ static int ensure_run_dir(struct moat_error *err)
 	return 0;
 }
 
-int moat_state_lock_global(struct moat_error *err)
+int moat_state_lock_file(const char *path, struct moat_error *err)
 {
 	int fd;
 
 	if (ensure_run_dir(err) < 0)
 		return -1;
-	fd = open(GLOBAL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return moat_error_errno(err, "open %s", GLOBAL_LOCK);
+		return moat_error_errno(err, "open %s", path);
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
-			moat_error_errno(err, "lock %s", GLOBAL_LOCK);
+			moat_error_errno(err, "lock %s", path);
 			close(fd);
 			return -1;
 		}
 	}
 	return fd;
+}
+
+int moat_state_lock_global(struct moat_error *err)
+{
+	return moat_state_lock_file(GLOBAL_LOCK, err);
 }
 
 void moat_state_unlock_global(int fd)

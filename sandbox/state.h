@@ -72,6 +72,11 @@ int moat_state_collect(const char *name, moat_state_collector collect, struct mo
 
 /* Takes/drops the global lock (a flock on /run/moat/.lock). */
 int moat_state_lock_global(struct moat_error *err);
+
+/* Creates path (a lock file in MOAT_RUN_DIR, made 0711 if missing) and takes
+ * an exclusive flock on it, waiting. Returns the fd (closing it unlocks) or
+ * -1 with err filled. */
+int moat_state_lock_file(const char *path, struct moat_error *err);
 void moat_state_unlock_global(int fd);
 
 #endif

@@ -1020,6 +1020,17 @@ void moat_status_format_duration(uint64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, (s % 86400) / 3600);
 }
 
+size_t moat_status_safe_len(const char *s, size_t n)
+{
+	size_t l = moat_audit_utf8_len(s, n);
+	unsigned char c = (unsigned char)s[0];
+
+	if (l == 0 || (l == 1 && (c < 0x20 || c == 0x7f)) ||
+	    (l == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0))
+		return 0; /* not UTF-8, a C0 control or DEL, a C1 control */
+	return l;
+}
+
 void moat_status_sanitize(const char *s, char *buf, size_t len)
 {
 	size_t out = 0, n = strlen(s);
@@ -1027,11 +1038,10 @@ void moat_status_sanitize(const char *s, char *buf, size_t len)
 	if (len == 0)
 		return;
 	for (size_t i = 0; i < n;) {
-		size_t l = moat_audit_utf8_len(s + i, n - i);
+		size_t l = moat_status_safe_len(s + i, n - i);
 		unsigned char c = (unsigned char)s[i];
 
-		if (l == 0 || (l == 1 && (c < 0x20 || c == 0x7f)) ||
-		    (l == 2 && c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) {
+		if (l == 0) {
 			if (out + 4 >= len)
 				break;
 			snprintf(buf + out, len - out, "\\x%02x", c);

@@ -83,4 +83,9 @@ void moat_status_format_duration(uint64_t seconds, char *buf, size_t len);
  * Truncates to fit; buf is always NUL-terminated. */
 void moat_status_sanitize(const char *s, char *buf, size_t len);
 
+/* The rule behind it, for writers that do not copy: the length of the
+ * character at s (n bytes left) to show as it is, or 0 when its first byte
+ * must be written as \xNN. */
+size_t moat_status_safe_len(const char *s, size_t n);
+
 #endif

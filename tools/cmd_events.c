@@ -10,6 +10,7 @@
 #include "moat.h"
 #include "parse.h"
 #include "state.h"
+#include "status.h"
 
 
 /* How often --follow looks for new lines and whether the sandbox has ended. */
@@ -29,12 +30,10 @@ struct events {
 static void put_safe_n(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t len = moat_audit_utf8_len(s + i, n - i);
-		unsigned char c = (unsigned char)s[i];
+		size_t len = moat_status_safe_len(s + i, n - i);
 
-		if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7f)) ||
-		    (len == 2 && c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) {
-			printf("\\x%02x", c);
+		if (len == 0) {
+			printf("\\x%02x", (unsigned char)s[i]);
 			i++;
 			continue;
 		}

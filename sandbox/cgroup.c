@@ -95,6 +95,14 @@ static void layout_clearp(struct moat_cgroup_layout *l)
  * Small file helpers
  */
 
+/* path without its last component, malloc'd; NULL without a '/'. */
+static char *parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, (size_t)(slash - path)) : NULL;
+}
+
 static char *path_join(const char *dir, const char *file)
 {
 	return moat_strdup_printf("%s/%s", dir, file);
@@ -753,7 +761,7 @@ static void dev_prog_pin(int prog_fd, const char *dir, const char *pin)
 	struct moat_error ignored;
 	_cleanup_close_ int lock = -EBADF;
 
-	if (access(pin, F_OK) == 0 || moat_bpf_fs_ensure(&ignored) < 0)
+	if (moat_bpf_fs_ensure(&ignored) < 0)
 		return;
 	lock = moat_bpf_lock(&ignored);
 	if (lock < 0)
@@ -763,11 +771,32 @@ static void dev_prog_pin(int prog_fd, const char *dir, const char *pin)
 		bpf_obj_pin(prog_fd, pin);
 }
 
+/* Loads the program, with the verifier's verdict in err when it is refused. */
+static int dev_prog_load_checked(const struct bpf_insn *prog, size_t cnt, struct moat_error *err)
+{
+	const size_t log_size = 1 << 16;
+	_cleanup_free_ char *log = NULL;
+	int fd = dev_prog_load(prog, cnt, NULL, 0), saved;
+	size_t len;
+
+	if (fd >= 0)
+		return fd;
+	/* Load again with the verifier log, to show why. */
+	saved = errno;
+	log = calloc(1, log_size);
+	fd = log ? dev_prog_load(prog, cnt, log, log_size) : -1;
+	if (fd >= 0)
+		return fd;
+	/* The verdict is at the end of the log. */
+	len = log ? strlen(log) : 0;
+	return moat_error_set(err, saved, "load the devices BPF program (%zu insns)%s%s", cnt,
+			      len ? ", verifier: ..." : "", log ? log + (len > 300 ? len - 300 : 0) : "");
+}
+
 int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *rules, size_t n,
 				   int *ret_link_fd, struct moat_error *err)
 {
 	_cleanup_free_ struct bpf_insn *prog = NULL;
-	_cleanup_free_ char *log = NULL;
 	_cleanup_close_ int prog_fd = -EBADF;
 	char dir[256], pin[sizeof(dir) + sizeof("/prog")] = "";
 	int link_fd;
@@ -783,27 +812,13 @@ int moat_cgroup_devices_bpf_attach(int cgroup_fd, const struct moat_dev_rule *ru
 
 	if (dev_prog_pin_path(prog, cnt, dir, sizeof(dir), pin, sizeof(pin)) == 0)
 		prog_fd = dev_prog_open_pinned(pin);
-	if (prog_fd < 0)
-		prog_fd = dev_prog_load(prog, cnt, NULL, 0);
 	if (prog_fd < 0) {
-		/* Load again with the verifier log, to show why. */
-		const size_t log_size = 1 << 16;
-		int saved = errno;
-
-		log = calloc(1, log_size);
-		prog_fd = log ? dev_prog_load(prog, cnt, log, log_size) : -1;
-		if (prog_fd < 0) {
-			/* The verdict is at the end of the log. */
-			size_t len = log ? strlen(log) : 0;
-			const char *tail = log ? log + (len > 300 ? len - 300 : 0) : "";
-
-			return moat_error_set(err, saved,
-					      "load the devices BPF program (%zu insns)%s%s", cnt,
-					      *tail ? ", verifier: ..." : "", tail);
-		}
+		prog_fd = dev_prog_load_checked(prog, cnt, err);
+		if (prog_fd < 0)
+			return -1;
+		if (pin[0])
+			dev_prog_pin(prog_fd, dir, pin);
 	}
-	if (pin[0])
-		dev_prog_pin(prog_fd, dir, pin);
 	link_fd = bpf_link_create(prog_fd, cgroup_fd, BPF_CGROUP_DEVICE, NULL);
 	if (link_fd < 0)
 		return moat_error_errno(err, "attach the devices BPF program (link)");
@@ -1059,12 +1074,10 @@ static int teardown(const struct moat_strv *paths, struct moat_error *err)
 	/* The shared parent goes when its last sandbox does; EBUSY/ENOTEMPTY just
 	 * means another sandbox still lives there. */
 	for (size_t i = 0; i < paths->n; i++) {
-		_cleanup_free_ char *parent = strdup(paths->v[i]);
-		char *slash = parent ? strrchr(parent, '/') : NULL;
+		_cleanup_free_ char *parent = parent_of(paths->v[i]);
 
-		if (!slash)
+		if (!parent)
 			continue;
-		*slash = '\0';
 		if (!on_cgroupfs(parent, NULL))
 			continue; /* gone, or a path that was never ours */
 		if (rmdir(parent) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY &&
@@ -1377,17 +1390,21 @@ static int apply_limits_v2(struct moat_cgroup *cg, const struct moat_policy *p,
 	return apply_devices_bpf(cg, rules, n_rules, err);
 }
 
+/* Which controllers p's limits need (cgroup2 or v1 alike). */
+static void limits_required(const struct moat_policy *p, bool required[MOAT_CG_V1_COUNT])
+{
+	required[MOAT_CG_MEMORY] = p->memory != 0;
+	required[MOAT_CG_CPU] = p->cpus_milli != 0;
+	required[MOAT_CG_PIDS] = p->pids != 0;
+}
+
 static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
 			  const struct moat_policy *p, struct moat_error *err)
 {
 	_cleanup_free_ char *parent = path_join(l->v2.dir, MOAT_CGROUP_PARENT);
-	const bool required[MOAT_CG_V1_COUNT] = {
-		[MOAT_CG_MEMORY] = p->memory != 0,
-		[MOAT_CG_CPU] = p->cpus_milli != 0,
-		[MOAT_CG_PIDS] = p->pids != 0,
-	};
-	bool want[MOAT_CG_V1_COUNT] = { 0 };
+	bool required[MOAT_CG_V1_COUNT] = { 0 }, want[MOAT_CG_V1_COUNT] = { 0 };
 
+	limits_required(p, required);
 	if (!parent)
 		return moat_error_errno(err, "create cgroup");
 	/* memory also without a limit, when libcgroup is up and it is delegated:
@@ -1423,15 +1440,6 @@ static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layou
 	return 0;
 }
 
-/* Which v1 controllers p's limits need. */
-static void v1_required(const struct moat_policy *p, bool required[MOAT_CG_V1_COUNT])
-{
-	memset(required, 0, MOAT_CG_V1_COUNT * sizeof(*required));
-	required[MOAT_CG_MEMORY] = p->memory != 0;
-	required[MOAT_CG_CPU] = p->cpus_milli != 0;
-	required[MOAT_CG_PIDS] = p->pids != 0;
-}
-
 /*
  * Hybrid, before clone: the cgroup2 directory, and the names of the v1 ones,
  * which moat_cgroup_create_v1 makes. Knowing them now, init can join them
@@ -1440,9 +1448,9 @@ static void v1_required(const struct moat_policy *p, bool required[MOAT_CG_V1_CO
 static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
 			 const struct moat_policy *p, struct moat_error *err)
 {
-	bool required[MOAT_CG_V1_COUNT];
+	bool required[MOAT_CG_V1_COUNT] = { 0 };
 
-	v1_required(p, required);
+	limits_required(p, required);
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		const struct moat_cgroup_hier *h = &l->v1[c];
 
@@ -1476,23 +1484,11 @@ static void forget_v1(struct moat_cgroup *cg, int first)
 	}
 }
 
-/* libcgroup's mkdir -p may have made moat/ before failing: removed unless
- * shared (then rmdir fails, harmlessly). */
-static void rmdir_parent(const char *path)
-{
-	_cleanup_free_ char *parent = strdup(path);
-	char *slash = parent ? strrchr(parent, '/') : NULL;
-
-	if (slash) {
-		*slash = '\0';
-		rmdir(parent);
-	}
-}
-
 /* Creates one v1 group of create_hybrid's; on failure it is left only if it
  * is ours (made by us, possibly before libcgroup failed). */
 static int create_v1_group(struct moat_cgroup *cg, int c, struct moat_error *err)
 {
+	_cleanup_free_ char *parent = NULL;
 	struct cgroup *g;
 	int r;
 
@@ -1515,7 +1511,11 @@ static int create_v1_group(struct moat_cgroup *cg, int c, struct moat_error *err
 	lcg_error(err, r, "create cgroup %s", cg->v1_path[c]);
 	if (access(cg->v1_path[c], F_OK) == 0)
 		return -1; /* made before libcgroup failed: teardown removes it */
-	rmdir_parent(cg->v1_path[c]);
+	/* libcgroup's mkdir -p may have made moat/ before failing: removed
+	 * unless shared (then rmdir fails, harmlessly). */
+	parent = parent_of(cg->v1_path[c]);
+	if (parent)
+		rmdir(parent);
 not_ours:
 	forget_v1(cg, c);
 	return -1;

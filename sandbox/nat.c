@@ -74,16 +74,21 @@ static struct {
 	__typeof__(nft_ctx_get_error_buffer) *get_error_buffer;
 } nft;
 
-static int nft_sym(void *handle, const char *name, void **ret, struct moat_error *err)
-{
-	*ret = dlsym(handle, name);
-	if (!*ret)
-		return moat_error_set(err, ENOSYS, "%s has no %s", NFT_SONAME, name);
-	return 0;
-}
-
 static int nft_load(struct moat_error *err)
 {
+	const struct {
+		const char *name;
+		void **fn;
+	} syms[] = {
+		{"nft_ctx_new", (void **)&nft.ctx_new},
+		{"nft_ctx_free", (void **)&nft.ctx_free},
+		{"nft_ctx_buffer_output", (void **)&nft.buffer_output},
+		{"nft_ctx_buffer_error", (void **)&nft.buffer_error},
+		{"nft_ctx_output_set_flags", (void **)&nft.output_set_flags},
+		{"nft_run_cmd_from_buffer", (void **)&nft.run_cmd_from_buffer},
+		{"nft_ctx_get_output_buffer", (void **)&nft.get_output_buffer},
+		{"nft_ctx_get_error_buffer", (void **)&nft.get_error_buffer},
+	};
 	void *h;
 
 	if (nft.handle)
@@ -92,16 +97,13 @@ static int nft_load(struct moat_error *err)
 	if (!h)
 		return moat_error_set(err, ENOENT, "NAT needs %s (Debian: libnftables1): %s",
 				      NFT_SONAME, dlerror());
-	if (nft_sym(h, "nft_ctx_new", (void **)&nft.ctx_new, err) < 0 ||
-	    nft_sym(h, "nft_ctx_free", (void **)&nft.ctx_free, err) < 0 ||
-	    nft_sym(h, "nft_ctx_buffer_output", (void **)&nft.buffer_output, err) < 0 ||
-	    nft_sym(h, "nft_ctx_buffer_error", (void **)&nft.buffer_error, err) < 0 ||
-	    nft_sym(h, "nft_ctx_output_set_flags", (void **)&nft.output_set_flags, err) < 0 ||
-	    nft_sym(h, "nft_run_cmd_from_buffer", (void **)&nft.run_cmd_from_buffer, err) < 0 ||
-	    nft_sym(h, "nft_ctx_get_output_buffer", (void **)&nft.get_output_buffer, err) < 0 ||
-	    nft_sym(h, "nft_ctx_get_error_buffer", (void **)&nft.get_error_buffer, err) < 0) {
-		dlclose(h);
-		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
+		*syms[i].fn = dlsym(h, syms[i].name);
+		if (!*syms[i].fn) {
+			dlclose(h);
+			return moat_error_set(err, ENOSYS, "%s has no %s", NFT_SONAME,
+					      syms[i].name);
+		}
 	}
 	nft.handle = h;
 	return 0;

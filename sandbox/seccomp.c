@@ -1118,10 +1118,16 @@ int moat_seccomp_build(const struct moat_policy *p, const char *profile_dir,
 				 err) < 0)
 			goto out;
 		/* Part of the key whether or not this profile stacks on it; an
-		 * allow-list that needs it and cannot read it fails in compile. */
-		if (read_profile(profile_dir, MOAT_SECCOMP_FLOOR, &src.floor, &src.floor_text,
-				 &src.floor_len, &ignored) < 0)
+		 * allow-list that needs it and cannot read it fails in compile.
+		 * The floor itself is not read twice. */
+		if (strcmp(p->seccomp_profile, MOAT_SECCOMP_FLOOR) == 0) {
+			src.floor = src.profile;
+			src.floor_text = strndup(src.text, src.len);
+			src.floor_len = src.floor_text ? src.len : 0;
+		} else if (read_profile(profile_dir, MOAT_SECCOMP_FLOOR, &src.floor,
+					&src.floor_text, &src.floor_len, &ignored) < 0) {
 			src.floor_text = NULL;
+		}
 	}
 	if (cache_dir) {
 		keyed = cache_key(p, &src, key) == 0;

@@ -635,14 +635,31 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 	return 0;
 }
 
+/* A message to init that cannot be sent found init gone: it failed first,
+ * and its ERROR, queued on the socket, says why. */
+static int send_to_init(struct sandbox *sb, enum moat_sync_type type, struct moat_error *err)
+{
+	struct moat_sync_msg msg;
+	int errnum;
+
+	if (moat_sync_send(sb->sync[0], type, 0, NULL) == 0)
+		return 0;
+	errnum = errno;
+	if (moat_sync_recv(sb->sync[0], &msg) > 0 && msg.type == MOAT_SYNC_ERROR) {
+		*err = msg.err;
+		return -1;
+	}
+	return moat_error_set(err, errnum, "start the sandbox");
+}
+
 /*
  * The supervisor's part of the set-up after clone, while init builds its
  * root; init starts the command only on the JOINED message.
  */
 static int finish_setup(struct sandbox *sb, struct moat_error *err)
 {
-	if (moat_sync_send(sb->sync[0], MOAT_SYNC_GO, 0, NULL) < 0)
-		return moat_error_errno(err, "start the sandbox");
+	if (send_to_init(sb, MOAT_SYNC_GO, err) < 0)
+		return -1;
 	/* Hybrid hosts: the v1 groups and their limits, 1-2 ms of mkdir and
 	 * writes that init's mounts now hide. */
 	if (moat_cgroup_create_v1(sb->cgroup, sb->policy, err) < 0)
@@ -658,9 +675,7 @@ static int finish_setup(struct sandbox *sb, struct moat_error *err)
 	if (make_accounting(sb, err) < 0)
 		return -1;
 	record_guarantees(sb);
-	if (moat_sync_send(sb->sync[0], MOAT_SYNC_JOINED, 0, NULL) < 0)
-		return moat_error_errno(err, "start the sandbox");
-	return 0;
+	return send_to_init(sb, MOAT_SYNC_JOINED, err);
 }
 
 static json_object *argv_json(char *const *argv)

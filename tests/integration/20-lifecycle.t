@@ -25,6 +25,12 @@ like "$err" "^moat: exec /no/such/command: No such file or directory$" "the line
 err=$(msandbox --bind /no/such/source:/x -- /bin/true 2>&1)
 is "$?" 125 "a missing bind source is 125"
 like "$err" "^moat: bind source /no/such/source: No such file or directory$" "the error names the bind source"
+# init fails building the root (no mount point can be made in a read-only
+# bind): its error, not the supervisor's broken pipe to it, is the line.
+mkdir -p "$TMP/robind"
+err=$(msandbox --bind "$TMP/robind:/ro" --bind "$TMP:/ro/inner" -- /bin/true 2>&1)
+is "$?" 125 "a mount point init cannot make is 125"
+is "$err" "moat: mkdir /ro/inner: Read-only file system" "the error is init's, naming the mount point"
 err=$(msandbox --memory 12Q -- /bin/true 2>&1)
 is "$?" 125 "a bad override is 125"
 is "$(wc -l <<<"$err")" 1 "a bad override is one line"

@@ -180,12 +180,11 @@ static int add_policy_device(struct moat_mount_plan *plan, const struct moat_dev
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *path = g.gl_pathv[i];
 		struct stat st;
-		unsigned long flags = MS_NOSUID | MS_NOEXEC;
+		/* Only read-only needs a remount: see add_dev. */
+		unsigned long flags = strchr(dev->access, 'w') ? 0 : MS_RDONLY | MS_NOSUID | MS_NOEXEC;
 
 		if (stat(path, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
 			continue;
-		if (!strchr(dev->access, 'w'))
-			flags |= MS_RDONLY;
 		if (plan_add(plan, MOAT_MNT_BIND, path, path, NULL, flags, false) < 0) {
 			globfree(&g);
 			return moat_error_errno(err, "plan %s", path);
@@ -210,11 +209,15 @@ static int add_dev(struct moat_mount_plan *plan, const struct moat_policy *p, bo
 	if (plan_add(plan, MOAT_MNT_TMPFS, NULL, "/dev", "mode=0755,size=64k",
 		     MS_NOSUID | MS_NOEXEC, true) < 0)
 		goto oom;
+	/* Bound as they are (flags 0: no remount). The remount would add nosuid
+	 * and noexec, which mean nothing on a device node: exec takes a regular
+	 * file, and a PROT_EXEC map of /dev/zero is anonymous memory, which any
+	 * process can have. */
 	for (size_t i = 0; i < ARRAY_SIZE(base_devices); i++) {
 		char path[32];
 
 		snprintf(path, sizeof(path), "/dev/%s", base_devices[i]);
-		if (plan_add(plan, MOAT_MNT_BIND, path, path, NULL, MS_NOSUID | MS_NOEXEC, false) < 0)
+		if (plan_add(plan, MOAT_MNT_BIND, path, path, NULL, 0, false) < 0)
 			goto oom;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
@@ -306,59 +309,115 @@ fail:
 /* ---- the child side ---------------------------------------------------- */
 
 /*
- * Opens the parent directory of PATH (absolute, inside the sandbox) below
- * rootfd, creating missing directories and never following a symlink, so a
- * link planted in a rw bind by an earlier run cannot send a mount outside
- * the sandbox root. *ret_last points into buf at the final component.
+ * Where the steps are applied: the new root, and the directory the last step
+ * was made in, kept open because most steps are siblings (/etc/..., /dev/...,
+ * /proc/...) and walking from the root costs four syscalls a level.
  */
-static int open_parent(int rootfd, const char *path, char *buf, size_t len, const char **ret_last,
-		       struct moat_error *err)
-{
-	int dirfd, nfd;
-	char *comp, *next;
+struct apply_ctx {
+	int rootfd;
+	int parentfd;		/* -EBADF: none kept */
+	char parent[PATH_MAX];	/* its path in the sandbox, "" for the root */
+};
 
-	if (snprintf(buf, len, "%s", path) >= (int)len)
-		return moat_error_set(err, ENAMETOOLONG, "%s", path);
+static void forget_parent(struct apply_ctx *ctx)
+{
+	if (ctx->parentfd >= 0)
+		close(ctx->parentfd);
+	ctx->parentfd = -EBADF;
+}
+
+/* A mount on path hides what was below it: a kept directory at or under
+ * path must be opened again, through the new mount. */
+static void mounted_on(struct apply_ctx *ctx, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (ctx->parentfd >= 0 && strncmp(ctx->parent, path, n) == 0 &&
+	    (ctx->parent[n] == '\0' || ctx->parent[n] == '/'))
+		forget_parent(ctx);
+}
+
+/*
+ * Opens the directory dir (len bytes of an absolute path in the sandbox)
+ * below rootfd, creating missing directories and never following a
+ * symlink, so a link planted in a rw bind by an earlier run cannot send a
+ * mount outside the sandbox root.
+ */
+static int walk_to(int rootfd, const char *dir, size_t len, struct moat_error *err)
+{
+	char comp[NAME_MAX + 1];
+	size_t i = 0, n;
+	int dirfd, nfd;
+
 	dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 	if (dirfd < 0)
-		return moat_error_errno(err, "%s", path);
-	comp = buf;
-	while (*comp == '/')
-		comp++;
-	for (;;) {
-		next = strchr(comp, '/');
-		if (!next)
+		return moat_error_errno(err, "%.*s", (int)len, dir);
+	while (i < len) {
+		while (i < len && dir[i] == '/')
+			i++;
+		n = strcspn(dir + i, "/");
+		if (n > len - i)
+			n = len - i;
+		if (n == 0)
 			break;
-		*next = '\0';
+		if (n > NAME_MAX) {
+			close(dirfd);
+			return moat_error_set(err, ENAMETOOLONG, "%.*s", (int)len, dir);
+		}
+		memcpy(comp, dir + i, n);
+		comp[n] = '\0';
+		i += n;
 		if (mkdirat(dirfd, comp, 0755) < 0 && errno != EEXIST) {
-			moat_error_errno(err, "mkdir %s", path);
+			moat_error_errno(err, "mkdir %.*s", (int)i, dir);
 			close(dirfd);
 			return -1;
 		}
 		nfd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
 		close(dirfd);
 		if (nfd < 0)
-			return moat_error_errno(err, "open %s (at %s)", path, comp);
-		*next = '/';
+			return moat_error_errno(err, "open %.*s", (int)i, dir);
 		dirfd = nfd;
-		comp = next + 1;
 	}
-	*ret_last = comp;
 	return dirfd;
 }
 
-/* Opens (creating when asked: 'd' a directory, 'f' an empty file) a mount point. */
-static int open_target(int rootfd, const char *path, int create, struct moat_error *err)
+/* The parent directory of path (absolute, in the sandbox), borrowed from
+ * ctx; *ret_last points into path at the final component. */
+static int open_parent(struct apply_ctx *ctx, const char *path, const char **ret_last,
+		       struct moat_error *err)
 {
-	char buf[PATH_MAX];
-	const char *last;
-	_cleanup_close_ int dirfd = -EBADF;
+	const char *slash = strrchr(path, '/');
+	size_t n;
 	int fd;
+
+	if (!slash)
+		return moat_error_set(err, EINVAL, "%s: not an absolute path", path);
+	n = (size_t)(slash - path);
+	if (n >= sizeof(ctx->parent))
+		return moat_error_set(err, ENAMETOOLONG, "%s", path);
+	*ret_last = slash + 1;
+	if (ctx->parentfd >= 0 && strlen(ctx->parent) == n && memcmp(ctx->parent, path, n) == 0)
+		return ctx->parentfd;
+	forget_parent(ctx);
+	fd = walk_to(ctx->rootfd, path, n, err);
+	if (fd < 0)
+		return -1;
+	memcpy(ctx->parent, path, n);
+	ctx->parent[n] = '\0';
+	ctx->parentfd = fd;
+	return fd;
+}
+
+/* Opens (creating when asked: 'd' a directory, 'f' an empty file) a mount point. */
+static int open_target(struct apply_ctx *ctx, const char *path, int create, struct moat_error *err)
+{
+	const char *last;
+	int dirfd, fd;
 	struct stat st;
 
 	if (strcmp(path, "/") == 0)
-		return fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-	dirfd = open_parent(rootfd, path, buf, sizeof(buf), &last, err);
+		return fcntl(ctx->rootfd, F_DUPFD_CLOEXEC, 3);
+	dirfd = open_parent(ctx, path, &last, err);
 	if (dirfd < 0)
 		return -1;
 	if (create == 'd' && mkdirat(dirfd, last, 0755) < 0 && errno != EEXIST)
@@ -385,12 +444,12 @@ static void fd_path(char *buf, size_t len, int fd)
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
-/* Mounts (source, fstype, flags, data) on path below rootfd. */
-static int mount_at(int rootfd, const char *path, int create, const char *source,
+/* Mounts (source, fstype, flags, data) on path. */
+static int mount_at(struct apply_ctx *ctx, const char *path, int create, const char *source,
 		    const char *fstype, unsigned long flags, const char *data,
 		    struct moat_error *err)
 {
-	_cleanup_close_ int fd = open_target(rootfd, path, create, err);
+	_cleanup_close_ int fd = open_target(ctx, path, create, err);
 	char target[64];
 
 	if (fd < 0)
@@ -398,13 +457,16 @@ static int mount_at(int rootfd, const char *path, int create, const char *source
 	fd_path(target, sizeof(target), fd);
 	if (mount(source, target, fstype, flags, data) < 0)
 		return moat_error_errno(err, "mount %s on %s", source ? source : fstype, path);
+	mounted_on(ctx, path);
 	return 0;
 }
 
-/* Bind mounts ignore most flags on creation: they are set by a remount of the new mount. */
-static int remount_at(int rootfd, const char *path, unsigned long flags, struct moat_error *err)
+/* Bind mounts ignore most flags on creation: they are set by a remount of
+ * the new mount, which opening path again reaches. */
+static int remount_at(struct apply_ctx *ctx, const char *path, unsigned long flags,
+		      struct moat_error *err)
 {
-	_cleanup_close_ int fd = open_target(rootfd, path, 0, err);
+	_cleanup_close_ int fd = open_target(ctx, path, 0, err);
 	char target[64];
 
 	if (fd < 0)
@@ -415,17 +477,17 @@ static int remount_at(int rootfd, const char *path, unsigned long flags, struct 
 	return 0;
 }
 
-static int make_dir_at(int rootfd, const char *path, struct moat_error *err)
+static int make_dir_at(struct apply_ctx *ctx, const char *path, struct moat_error *err)
 {
-	_cleanup_close_ int fd = open_target(rootfd, path, 'd', err);
+	_cleanup_close_ int fd = open_target(ctx, path, 'd', err);
 
 	return fd < 0 ? -1 : 0;
 }
 
 /* A path becomes its own mount, so its flags can differ from its parent's. */
-static int bind_self_at(int rootfd, const char *path, struct moat_error *err)
+static int bind_self_at(struct apply_ctx *ctx, const char *path, struct moat_error *err)
 {
-	_cleanup_close_ int fd = open_target(rootfd, path, 0, err);
+	_cleanup_close_ int fd = open_target(ctx, path, 0, err);
 	char target[64];
 
 	if (fd < 0)
@@ -433,14 +495,15 @@ static int bind_self_at(int rootfd, const char *path, struct moat_error *err)
 	fd_path(target, sizeof(target), fd);
 	if (mount(target, target, NULL, MS_BIND, NULL) < 0)
 		return moat_error_errno(err, "bind %s on itself", path);
+	mounted_on(ctx, path);
 	return 0;
 }
 
-static int write_file_at(int rootfd, const char *path, const char *data, struct moat_error *err)
+static int write_file_at(struct apply_ctx *ctx, const char *path, const char *data,
+			 struct moat_error *err)
 {
-	char buf[PATH_MAX];
 	const char *last;
-	_cleanup_close_ int dirfd = open_parent(rootfd, path, buf, sizeof(buf), &last, err);
+	int dirfd = open_parent(ctx, path, &last, err);
 	_cleanup_close_ int fd = -EBADF;
 
 	if (dirfd < 0)
@@ -451,11 +514,11 @@ static int write_file_at(int rootfd, const char *path, const char *data, struct 
 	return 0;
 }
 
-static int symlink_at(int rootfd, const char *target, const char *path, struct moat_error *err)
+static int symlink_at(struct apply_ctx *ctx, const char *target, const char *path,
+		      struct moat_error *err)
 {
-	char buf[PATH_MAX];
 	const char *last;
-	_cleanup_close_ int dirfd = open_parent(rootfd, path, buf, sizeof(buf), &last, err);
+	int dirfd = open_parent(ctx, path, &last, err);
 
 	if (dirfd < 0)
 		return -1;
@@ -464,9 +527,9 @@ static int symlink_at(int rootfd, const char *target, const char *path, struct m
 	return 0;
 }
 
-static int mask_at(int rootfd, const struct moat_mount_step *s, struct moat_error *err)
+static int mask_at(struct apply_ctx *ctx, const struct moat_mount_step *s, struct moat_error *err)
 {
-	_cleanup_close_ int fd = open_target(rootfd, s->dst, 0, err);
+	_cleanup_close_ int fd = open_target(ctx, s->dst, 0, err);
 	char target[64];
 	struct stat st;
 
@@ -482,6 +545,7 @@ static int mask_at(int rootfd, const struct moat_mount_step *s, struct moat_erro
 	} else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
 		return moat_error_errno(err, "mask %s", s->dst);
 	}
+	mounted_on(ctx, s->dst);
 	return 0;
 }
 
@@ -502,33 +566,33 @@ static int pivot(const char *root, unsigned long flags, struct moat_error *err)
 	return 0;
 }
 
-static int apply_step(int rootfd, const char *root, const struct moat_mount_step *s,
+static int apply_step(struct apply_ctx *ctx, const char *root, const struct moat_mount_step *s,
 		      struct moat_error *err)
 {
 	switch (s->kind) {
 	case MOAT_MNT_DIR:
-		return make_dir_at(rootfd, s->dst, err);
+		return make_dir_at(ctx, s->dst, err);
 	case MOAT_MNT_BIND:
-		if (mount_at(rootfd, s->dst, s->src_is_dir ? 'd' : 'f', s->src, NULL, MS_BIND, NULL,
+		if (mount_at(ctx, s->dst, s->src_is_dir ? 'd' : 'f', s->src, NULL, MS_BIND, NULL,
 			     err) < 0)
 			return -1;
-		return remount_at(rootfd, s->dst, s->flags, err);
+		return s->flags ? remount_at(ctx, s->dst, s->flags, err) : 0;
 	case MOAT_MNT_TMPFS:
-		return mount_at(rootfd, s->dst, 'd', "tmpfs", "tmpfs", s->flags, s->data, err);
+		return mount_at(ctx, s->dst, 'd', "tmpfs", "tmpfs", s->flags, s->data, err);
 	case MOAT_MNT_PROC:
-		return mount_at(rootfd, s->dst, 'd', "proc", "proc", s->flags, NULL, err);
+		return mount_at(ctx, s->dst, 'd', "proc", "proc", s->flags, NULL, err);
 	case MOAT_MNT_DEVPTS:
-		return mount_at(rootfd, s->dst, 'd', "devpts", "devpts", s->flags, s->data, err);
+		return mount_at(ctx, s->dst, 'd', "devpts", "devpts", s->flags, s->data, err);
 	case MOAT_MNT_SYMLINK:
-		return symlink_at(rootfd, s->src, s->dst, err);
+		return symlink_at(ctx, s->src, s->dst, err);
 	case MOAT_MNT_FILE:
-		return write_file_at(rootfd, s->dst, s->data, err);
+		return write_file_at(ctx, s->dst, s->data, err);
 	case MOAT_MNT_MASK:
-		return mask_at(rootfd, s, err);
+		return mask_at(ctx, s, err);
 	case MOAT_MNT_RDONLY:
-		if (bind_self_at(rootfd, s->dst, err) < 0)
+		if (bind_self_at(ctx, s->dst, err) < 0)
 			return -1;
-		return remount_at(rootfd, s->dst, s->flags, err);
+		return remount_at(ctx, s->dst, s->flags, err);
 	case MOAT_MNT_PIVOT:
 		return pivot(root, s->flags, err);
 	}
@@ -537,26 +601,33 @@ static int apply_step(int rootfd, const char *root, const struct moat_mount_step
 
 int moat_mount_apply(const struct moat_mount_plan *plan, struct moat_error *err)
 {
-	_cleanup_close_ int rootfd = -EBADF;
+	struct apply_ctx ctx = {.rootfd = -EBADF, .parentfd = -EBADF};
+	int r = -1;
 
 	/* Nothing we mount may propagate back to the host (shared / on systemd hosts). */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return moat_error_errno(err, "make / private");
 	if (mount("tmpfs", plan->root, "tmpfs", NOSUID_NODEV, "mode=0755,size=4m,nr_inodes=4096") < 0)
 		return moat_error_errno(err, "mount tmpfs on %s", plan->root);
-	rootfd = open(plan->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
+	ctx.rootfd = open(plan->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx.rootfd < 0)
 		return moat_error_errno(err, "open %s", plan->root);
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct moat_mount_step *s = &plan->steps[i];
 		struct moat_error step_err;
 
-		if (apply_step(rootfd, plan->root, s, &step_err) == 0)
+		if (s->kind == MOAT_MNT_PIVOT)
+			forget_parent(&ctx); /* nothing of the old root stays open */
+		if (apply_step(&ctx, plan->root, s, &step_err) == 0)
 			continue;
 		if (s->optional && step_err.errnum == ENOENT)
 			continue;
 		*err = step_err;
-		return -1;
+		goto out;
 	}
-	return 0;
+	r = 0;
+out:
+	forget_parent(&ctx);
+	close(ctx.rootfd);
+	return r;
 }

@@ -16,7 +16,7 @@
 
 enum moat_mount_kind {
 	MOAT_MNT_DIR,	  /* mkdir dst */
-	MOAT_MNT_BIND,	  /* bind src on dst, then remount with flags (MS_RDONLY...) */
+	MOAT_MNT_BIND,	  /* bind src on dst, then remount with flags (MS_RDONLY...) unless 0 */
 	MOAT_MNT_TMPFS,	  /* tmpfs on dst with data ("size=...,mode=...") and flags */
 	MOAT_MNT_PROC,	  /* a new proc for the sandbox's PID namespace */
 	MOAT_MNT_DEVPTS,  /* a private devpts instance */

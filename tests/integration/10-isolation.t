@@ -70,6 +70,13 @@ is "$out" "EROFS" "a read-only bind cannot be written"
 out=$(in_sandbox --bind "$TMP/rw:/data:rw" -- /opt/t/probe write /data/x)
 is "$out" "ok" "a read-write bind can be written"
 ok $([ -f "$TMP/rw/x" ] && echo 0 || echo 1) "the write reached the host"
+# A bind inside another: the inner one is mounted through the outer.
+mkdir -p "$TMP/ro/in/rw" "$TMP/rw2"
+chmod 777 "$TMP/rw2"
+out=$(in_sandbox --bind "$TMP/ro:/data" --bind "$TMP/rw2:/data/in/rw:rw" -- /bin/sh -c \
+	'/opt/t/probe write /data/in/rw/y; /opt/t/probe write /data/in/z' | tr '\n' ' ')
+is "$out" "ok EROFS " "a rw bind inside a read-only one: writable, its parent not"
+ok $([ -f "$TMP/rw2/y" ] && echo 0 || echo 1) "the inner write reached the host"
 out=$(in_sandbox -- /opt/t/probe write /usr/x)
 is "$out" "EROFS" "/usr is read-only"
 out=$(in_sandbox -- /opt/t/probe write /etc/x)

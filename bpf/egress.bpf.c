@@ -149,9 +149,9 @@ static __always_inline bool rules_allow(const struct attempt *a)
 }
 
 static __always_inline void report(const struct attempt *a, const struct moat_sandbox_cfg *cfg,
-				   struct moat_net_counters *c)
+				   struct moat_net_counters *c, bool allowed)
 {
-	struct moat_denial *e;
+	struct moat_net_event *e;
 	void *rb;
 
 	if (!cfg)
@@ -162,7 +162,7 @@ static __always_inline void report(const struct attempt *a, const struct moat_sa
 	e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
 	if (!e) {
 		if (c)
-			__sync_fetch_and_add(&c->events_lost, 1);
+			__sync_fetch_and_add(allowed ? &c->allowed_lost : &c->events_lost, 1);
 		return;
 	}
 	e->boot_ns = bpf_ktime_get_boot_ns();
@@ -173,7 +173,18 @@ static __always_inline void report(const struct attempt *a, const struct moat_sa
 	e->port = a->port;
 	__builtin_memcpy(e->addr, a->addr, sizeof(e->addr));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->allowed = allowed;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* audit = full: the rules' own decisions, not the sandbox's own addresses. */
+static __always_inline void report_allowed(const struct attempt *a,
+					   const struct moat_sandbox_cfg *cfg,
+					   struct moat_net_counters *c)
+{
+	if (cfg && (cfg->flags & MOAT_CFG_AUDIT_ALLOWED))
+		report(a, cfg, c, true);
 }
 
 /* Per-CPU values: no atomics; the first packet to a destination creates it. */
@@ -254,7 +265,7 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 {
 	struct moat_sandbox_cfg *cfg = NULL;
 	struct moat_net_counters *c;
-	bool allowed, known;
+	bool allowed, known, own;
 
 	a->port = bpf_ntohs((__u16)ctx->user_port);
 	a->proto = ctx->protocol;
@@ -267,7 +278,8 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a->cgroup_id);
 	}
 	/* Attached but not (or no longer) configured: fail closed. */
-	allowed = known || (cfg && (is_own(a, cfg) || rules_allow(a)));
+	own = cfg && is_own(a, cfg);
+	allowed = known || own || (cfg && rules_allow(a));
 	c = counters();
 	if (c) {
 		if (connect)
@@ -279,9 +291,12 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, struct attempt
 	 * peer connect() allowed, which the packet filter reads from the socket. */
 	if (a->proto != PROTO_TCP && !known)
 		remember(ctx->sk, a, allowed ? MOAT_VERDICT_ALLOWED : MOAT_VERDICT_NONE);
-	if (allowed)
+	if (allowed) {
+		if (!known && !own)
+			report_allowed(a, cfg, c);
 		return 1;
-	report(a, cfg, c);
+	}
+	report(a, cfg, c, false);
 	return 0;
 }
 
@@ -487,9 +502,15 @@ int handle_egress(struct __sk_buff *skb)
 	/* Not before the cache: a lookup per datagram of every UDP flow. */
 	a.cgroup_id = bpf_skb_cgroup_id(skb);
 	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
-	if (cfg && (is_own(&a, cfg) || (!fragment && rules_allow(&a)))) {
+	if (cfg && is_own(&a, cfg)) {
 		remember(full, &a, MOAT_VERDICT_ALLOWED);
 		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len, 1);
+		return 1;
+	}
+	if (cfg && !fragment && rules_allow(&a)) {
+		remember(full, &a, MOAT_VERDICT_ALLOWED);
+		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len, 1);
+		report_allowed(&a, cfg, c);
 		return 1;
 	}
 deny:
@@ -499,7 +520,7 @@ deny:
 		cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
 	if (c)
 		c->packets_denied++;
-	report(&a, cfg, c);
+	report(&a, cfg, c, false);
 	return 0;
 }
 

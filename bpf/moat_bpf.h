@@ -63,7 +63,14 @@ struct moat_rule_value {
 struct moat_sandbox_cfg {
 	__u32 addr4; /* its own veth address (network order), 0 without veth */
 	__u32 ring;  /* its slot in moat_events: the ring buffer its supervisor reads */
+	__u32 flags; /* MOAT_CFG_* */
+	__u32 pad;
 };
+
+/* audit = full: what the rules allowed is reported too, once per decision (a
+ * connect(2); a datagram socket's or raw socket's first send to a
+ * destination), never for the sandbox's own addresses. */
+#define MOAT_CFG_AUDIT_ALLOWED 1u
 
 /* Per sandbox and CPU, summed by user space. */
 struct moat_net_counters {
@@ -73,6 +80,7 @@ struct moat_net_counters {
 	__u64 sendmsg_allowed, sendmsg_denied; /* unconnected datagram sends */
 	__u64 packets_denied;		       /* dropped by the packet filter */
 	__u64 events_lost;		       /* denials the ring buffer had no room for */
+	__u64 allowed_lost;		       /* allowed events it had no room for */
 };
 
 enum moat_hook {
@@ -83,8 +91,9 @@ enum moat_hook {
 	MOAT_HOOK_EGRESS,
 };
 
-/* One denied attempt, in the sandbox's ring buffer. */
-struct moat_denial {
+/* One attempt the programs refused or (MOAT_CFG_AUDIT_ALLOWED) allowed, in
+ * the sandbox's ring buffer. */
+struct moat_net_event {
 	__u64 boot_ns; /* bpf_ktime_get_boot_ns() */
 	__u64 cgroup_id;
 	__u32 pid;     /* tgid in the initial PID namespace; 0 when not in task context */
@@ -93,6 +102,8 @@ struct moat_denial {
 	__u16 port;    /* host order */
 	__u32 addr[4]; /* network order; IPv6 or v4-mapped */
 	char comm[16];
+	__u8 allowed;  /* 0: refused */
+	__u8 pad[7];
 };
 
 /*

@@ -413,12 +413,14 @@ int moat_audit_stop(struct moat_audit_log *a, int status, const char *error, str
 	return write_owned(a, "stop", f, ok, err);
 }
 
-int moat_audit_lost(struct moat_audit_log *a, uint64_t denials, struct moat_error *err)
+int moat_audit_lost(struct moat_audit_log *a, uint64_t denials, uint64_t allowed,
+		    struct moat_error *err)
 {
 	json_object *f = json_object_new_object();
 	bool ok;
 
-	ok = f && add(f, "denials", json_object_new_uint64(denials)) == 0;
+	ok = f && add(f, "denials", json_object_new_uint64(denials)) == 0 &&
+	     (!allowed || add(f, "allowed", json_object_new_uint64(allowed)) == 0);
 	return write_owned(a, "lost", f, ok, err);
 }
 
@@ -431,7 +433,7 @@ static uint64_t boot_to_realtime(uint64_t boot_ns)
 	return (uint64_t)((int64_t)boot_ns + offset);
 }
 
-int moat_audit_denial(struct moat_audit_log *a, const struct moat_audit_denial *d,
+int moat_audit_access(struct moat_audit_log *a, const struct moat_audit_access *d,
 		      struct moat_error *err)
 {
 	const char *family = d->family == AF_INET ? "ipv4" : "ipv6";
@@ -441,10 +443,10 @@ int moat_audit_denial(struct moat_audit_log *a, const struct moat_audit_denial *
 	int r;
 
 	if (!d->hook || !d->proto || (d->family != AF_INET && d->family != AF_INET6))
-		return moat_error_set(err, EINVAL, "audit denied: incomplete denial");
+		return moat_error_set(err, EINVAL, "audit access: incomplete event");
 	/* ::ffff:a.b.c.d stays v6 text: it is what the program saw in a v6 socket. */
 	if (!inet_ntop(d->family, d->addr, addr, sizeof(addr)))
-		return moat_error_errno(err, "audit denied: address");
+		return moat_error_errno(err, "audit access: address");
 	f = json_object_new_object();
 	ok = f && add(f, "hook", json_object_new_string(d->hook)) == 0 &&
 	     add(f, "pid", json_object_new_int64(d->pid)) == 0 &&
@@ -455,10 +457,10 @@ int moat_audit_denial(struct moat_audit_log *a, const struct moat_audit_denial *
 	     add(f, "port", json_object_new_int(d->port)) == 0;
 	if (!ok) {
 		json_object_put(f);
-		return moat_error_set(err, ENOMEM, "audit denied");
+		return moat_error_set(err, ENOMEM, "audit access");
 	}
 	r = write_at(a, d->ktime_ns ? boot_to_realtime(d->ktime_ns) : moat_now_ns(),
-				"denied", f, err);
+		     d->allowed ? "allowed" : "denied", f, err);
 	json_object_put(f);
 	return r;
 }

@@ -80,13 +80,17 @@ int moat_audit_oom(struct moat_audit_log *a, uint64_t limit_bytes, uint64_t kill
 int moat_audit_stop(struct moat_audit_log *a, int status, const char *error,
 		    struct moat_error *err);
 
-/* "lost": denials the kernel could not hand over (its ring buffer was full)
- * since the last such event, so that a gap in the evidence is on record. */
-int moat_audit_lost(struct moat_audit_log *a, uint64_t denials, struct moat_error *err);
+/* "lost": denials (and, with audit = full, allowed events) the kernel could
+ * not hand over (its ring buffer was full) since the last such event, so that
+ * a gap in the evidence is on record. allowed 0 is not written. */
+int moat_audit_lost(struct moat_audit_log *a, uint64_t denials, uint64_t allowed,
+		    struct moat_error *err);
 
-/* A connection or packet the egress programs refused, as the caller decoded it
- * from bpf/moat_bpf.h. Strings are borrowed for the call. */
-struct moat_audit_denial {
+/* A connection or packet the egress programs refused, or with audit = full
+ * allowed, as the caller decoded it from bpf/moat_bpf.h. Strings are
+ * borrowed for the call. */
+struct moat_audit_access {
+	bool allowed;	   /* an "allowed" event; false: "denied" */
 	uint64_t ktime_ns; /* bpf_ktime_get_boot_ns() of the attempt; 0: now */
 	uint32_t pid;	   /* host pid (tgid); 0 outside a task (the egress packet hook) */
 	char comm[16];	   /* need not be NUL-terminated; untrusted bytes; "" with pid 0 */
@@ -96,9 +100,9 @@ struct moat_audit_denial {
 	uint8_t addr[16];  /* network order; v4 in the first 4 bytes */
 	uint16_t port;	   /* host order, 0 when none */
 };
-/* "denied": the time is converted from CLOCK_BOOTTIME to the wall clock with
- * the clocks' offset at the time of the call. */
-int moat_audit_denial(struct moat_audit_log *a, const struct moat_audit_denial *d,
+/* "denied" or "allowed": the time is converted from CLOCK_BOOTTIME to the
+ * wall clock with the clocks' offset at the time of the call. */
+int moat_audit_access(struct moat_audit_log *a, const struct moat_audit_access *d,
 		      struct moat_error *err);
 
 /* fsync, then close. NULL is fine. */

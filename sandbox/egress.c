@@ -67,9 +67,10 @@ struct moat_egress {
 	struct ring_buffer *ring;
 	size_t n_inserted; /* rule entries in the map */
 	bool inserted;	   /* config and ring entries in the maps */
+	uint32_t cfg_flags; /* MOAT_CFG_*, from the policy */
 
-	moat_egress_denial_fn on_denial;
-	void *on_denial_data;
+	moat_egress_event_fn on_event;
+	void *on_event_data;
 };
 
 static void objs_init(struct egress_objs *o)
@@ -459,6 +460,8 @@ int moat_egress_prepare(const struct moat_policy *p, const char *resolv_conf,
 	eg->nets = nets.v;
 	eg->n_nets = nets.n;
 	nets.v = NULL;
+	if (p->audit == MOAT_AUDIT_FULL)
+		eg->cfg_flags |= MOAT_CFG_AUDIT_ALLOWED;
 	if (moat_egress_compile(eg->nets, eg->n_nets, &eg->keys, &eg->values, &eg->n_entries,
 				err) < 0)
 		goto fail;
@@ -599,8 +602,8 @@ static int on_ring_sample(void *ctx, void *data, size_t size)
 {
 	struct moat_egress *eg = ctx;
 
-	if (size >= sizeof(struct moat_denial) && eg->on_denial)
-		eg->on_denial(data, eg->on_denial_data);
+	if (size >= sizeof(struct moat_net_event) && eg->on_event)
+		eg->on_event(data, eg->on_event_data);
 	return 0;
 }
 
@@ -661,7 +664,7 @@ static int ring_of_slot(int events_fd, __u32 slot, struct moat_error *err)
  * is denied). */
 static int insert_cfg_and_ring(struct moat_egress *eg, uint32_t own4, struct moat_error *err)
 {
-	struct moat_sandbox_cfg cfg = {.addr4 = own4};
+	struct moat_sandbox_cfg cfg = {.addr4 = own4, .flags = eg->cfg_flags};
 	bool used[MOAT_RINGS_MAX];
 	int lock, r = -1;
 
@@ -770,12 +773,12 @@ int moat_egress_events_fd(const struct moat_egress *eg)
 	return eg && eg->ring ? ring_buffer__epoll_fd(eg->ring) : -1;
 }
 
-int moat_egress_events_consume(struct moat_egress *eg, moat_egress_denial_fn fn, void *data)
+int moat_egress_events_consume(struct moat_egress *eg, moat_egress_event_fn fn, void *data)
 {
 	if (!eg || !eg->ring)
 		return 0;
-	eg->on_denial = fn;
-	eg->on_denial_data = data;
+	eg->on_event = fn;
+	eg->on_event_data = data;
 	return ring_buffer__consume(eg->ring);
 }
 

@@ -56,11 +56,11 @@ size_t moat_egress_n_rules(const struct moat_egress *eg);
 int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint64_t cgroup_id, uint32_t own4,
 		       struct moat_error *err);
 
-/* Denials: poll this fd for POLLIN, then consume, which calls fn for each
- * event without blocking. */
+/* Denials, and with audit = full what the rules allowed: poll this fd for
+ * POLLIN, then consume, which calls fn for each event without blocking. */
 int moat_egress_events_fd(const struct moat_egress *eg);
-typedef void (*moat_egress_denial_fn)(const struct moat_denial *d, void *data);
-int moat_egress_events_consume(struct moat_egress *eg, moat_egress_denial_fn fn, void *data);
+typedef void (*moat_egress_event_fn)(const struct moat_net_event *e, void *data);
+int moat_egress_events_consume(struct moat_egress *eg, moat_egress_event_fn fn, void *data);
 
 /* The sandbox's counters summed over CPUs. */
 int moat_egress_counters(const struct moat_egress *eg, struct moat_net_counters *ret,
@@ -102,7 +102,7 @@ int moat_egress_compile(const struct moat_egress_net *nets, size_t n,
 			struct moat_rule_key **ret_keys, struct moat_rule_value **ret_values,
 			size_t *ret_n, struct moat_error *err);
 
-/* Names for the audit log and status: a denial's hook ("connect4") and an
+/* Names for the audit log and status: an event's hook ("connect4") and an
  * IP protocol ("tcp", or the number written into buf). */
 const char *moat_egress_hook_name(uint8_t hook);
 const char *moat_egress_proto_name(uint8_t proto, char *buf, size_t len);

@@ -62,6 +62,7 @@ struct sandbox {
 	int clients_timer;		  /* published ports: clients.json once a second */
 	uint64_t clients_seen;		  /* what clients.json last showed (a checksum) */
 	uint64_t events_lost;		  /* denials the ring had no room for, as logged */
+	uint64_t allowed_lost;		  /* allowed events (audit = full) the same */
 	struct moat_strv env;
 	char *passwd;
 	char *group;
@@ -880,10 +881,11 @@ static void serve_published(void *data)
 
 /* IPv4 hooks, and v4-mapped packets, are logged as IPv4; an AF_INET6
  * socket's v4-mapped destination keeps the form it was given in. */
-static void on_denial(const struct moat_denial *d, void *data)
+static void on_net_event(const struct moat_net_event *d, void *data)
 {
 	struct sandbox *sb = data;
-	struct moat_audit_denial a = {
+	struct moat_audit_access a = {
+		.allowed = d->allowed != 0,
 		.ktime_ns = d->boot_ns,
 		.pid = d->pid,
 		.hook = moat_egress_hook_name(d->hook),
@@ -903,27 +905,30 @@ static void on_denial(const struct moat_denial *d, void *data)
 		memcpy(a.addr, &d->addr[3], 4);
 	else
 		memcpy(a.addr, d->addr, 16);
-	moat_audit_denial(sb->audit, &a, &ignored);
+	moat_audit_access(sb->audit, &a, &ignored);
 }
 
-/* Denials the ring buffer had no room for leave a "lost" event: a gap in
+/* Events the ring buffer had no room for leave a "lost" event: a gap in
  * the evidence is recorded, not silent. */
 static void log_lost(struct sandbox *sb)
 {
 	struct moat_net_counters c;
 	struct moat_error ignored;
 
-	if (moat_egress_counters(sb->egress, &c, &ignored) < 0 || c.events_lost <= sb->events_lost)
+	if (moat_egress_counters(sb->egress, &c, &ignored) < 0 ||
+	    (c.events_lost <= sb->events_lost && c.allowed_lost <= sb->allowed_lost))
 		return;
-	moat_audit_lost(sb->audit, c.events_lost - sb->events_lost, &ignored);
+	moat_audit_lost(sb->audit, c.events_lost - sb->events_lost,
+			c.allowed_lost - sb->allowed_lost, &ignored);
 	sb->events_lost = c.events_lost;
+	sb->allowed_lost = c.allowed_lost;
 }
 
-static void serve_denials(void *data)
+static void serve_net_events(void *data)
 {
 	struct sandbox *sb = data;
 
-	if (moat_egress_events_consume(sb->egress, on_denial, sb) > 0)
+	if (moat_egress_events_consume(sb->egress, on_net_event, sb) > 0)
 		log_lost(sb);
 }
 
@@ -1041,11 +1046,11 @@ static int supervise(struct sandbox *sb)
 			watches[n++] = (struct moat_watch){sb->clients_timer, serve_clients_tick, sb};
 	}
 	if (moat_egress_events_fd(sb->egress) >= 0)
-		watches[n++] = (struct moat_watch){moat_egress_events_fd(sb->egress), serve_denials,
+		watches[n++] = (struct moat_watch){moat_egress_events_fd(sb->egress), serve_net_events,
 						   sb};
 	code = moat_supervise(sb->init_pid, sb->sigfd, sb->sync[0], watches, n);
 	/* Denials made just before the end still reach the log. */
-	serve_denials(sb);
+	serve_net_events(sb);
 	if (sb->egress)
 		log_lost(sb);
 	return code;

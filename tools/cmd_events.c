@@ -94,7 +94,7 @@ static void put_time(json_object *ev)
 		put_safe(t);
 }
 
-static void put_denied(json_object *ev)
+static void put_access(json_object *ev)
 {
 	const char *family = get_str(ev, "family");
 	json_object *port = get(ev, "port");
@@ -176,6 +176,10 @@ static void put_lost(json_object *ev)
 {
 	fputs("denials ", stdout);
 	put_safe(get_str(ev, "denials"));
+	if (get(ev, "allowed")) {
+		fputs(", allowed ", stdout);
+		put_safe(get_str(ev, "allowed"));
+	}
 	fputs(" not logged", stdout);
 }
 
@@ -203,7 +207,7 @@ static void put_event(json_object *ev)
 		const char *name;
 		void (*put)(json_object *ev);
 	} kinds[] = {
-		{"denied", put_denied}, {"start", put_start}, {"exit", put_exit},
+		{"denied", put_access}, {"allowed", put_access}, {"start", put_start}, {"exit", put_exit},
 		{"oom", put_oom},	{"stop", put_stop},	{"lost", put_lost},
 	};
 	const char *event = get_str(ev, "event");
@@ -321,8 +325,9 @@ static int events_usage(FILE *f, int code)
 	      "\n"
 	      "Prints the audit log of the sandbox NAME, one line per event: its start,\n"
 	      "the command's exit, out-of-memory kills, its teardown and the network\n"
-	      "access it was denied. The log (" MOAT_LOG_DIR "/NAME.jsonl, after\n"
-	      "NAME.jsonl.1 when it has been rotated) is kept after the sandbox has ended.\n"
+	      "access it was denied (with audit = full, also the access it was allowed).\n"
+	      "The log (" MOAT_LOG_DIR "/NAME.jsonl, after NAME.jsonl.1 when it has been\n"
+	      "rotated) is kept after the sandbox has ended.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -f, --follow  print events as they are written, until the sandbox has\n"

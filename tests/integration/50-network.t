@@ -72,13 +72,34 @@ rm -f /var/log/moat/np.jsonl /var/log/moat/np.jsonl.1
 probe tcp $HOST 9102 >/dev/null
 probe sendto $HOST 9103 x >/dev/null
 probe tcp 169.254.77.77 80 >/dev/null
+probe tcp $HOST 9100 x >/dev/null
 ev=$("$MOAT" events np --json 2>&1)
 is "$(printf '%s\n' "$ev" | grep -c '"event": *"denied"')" "3" "each denial is one audit event"
+is "$(printf '%s\n' "$ev" | grep -c '"event": *"allowed"')" "0" "audit = denials: what was allowed is not logged"
 like "$ev" '"hook": *"connect4".*"proto": *"tcp".*"address": *"10.208.77.1".*"port": *9102' \
 	"the tcp denial names hook, proto, address and port"
 like "$ev" '"hook": *"sendmsg4".*"proto": *"udp".*"port": *9103' "the udp denial names sendmsg4"
 like "$ev" '"comm": *"netprobe"' "denials name the process"
 rm -f /var/log/moat/np.jsonl /var/log/moat/np.jsonl.1
+
+# audit = full: each decision the rules allowed is an event too (a connect,
+# a datagram socket's send to a new destination); the sandbox's own loopback
+# is not egress and is not logged.
+FULL=$TMP/full.ini
+sed 's/^tier = internal$/&\naudit = full/' "$POLICY" >"$FULL"
+rm -f /var/log/moat/npf.jsonl /var/log/moat/npf.jsonl.1
+msandbox --name npf --policy "$FULL" -- /bin/sh -c "$NP tcp $HOST 9100 full; \
+	$NP sendto $HOST 9101 full-datagram; $NP tcp $HOST 9102; $NP tcp 127.0.0.1 9" >/dev/null 2>&1
+ev=$("$MOAT" events npf --json 2>&1)
+is "$(printf '%s\n' "$ev" | grep -c '"event": *"allowed"')" "2" "audit = full: each allowed decision is one event"
+like "$ev" '"event": *"allowed".*"hook": *"connect4".*"comm": *"netprobe".*"proto": *"tcp".*"address": *"10.208.77.1".*"port": *9100' \
+	"the allowed connect names hook, process, proto, address and port"
+like "$ev" '"event": *"allowed".*"hook": *"sendmsg4".*"proto": *"udp".*"port": *9101' \
+	"the allowed datagram names sendmsg4"
+is "$(printf '%s\n' "$ev" | grep -c '"event": *"denied"')" "1" "and the denial is still logged"
+like "$("$MOAT" events npf)" "allowed +connect4 tcp 10\.208\.77\.1:9100 pid [0-9]+ \(netprobe\)" \
+	"moat events shows an allowed event like a denial"
+rm -f /var/log/moat/npf.jsonl /var/log/moat/npf.jsonl.1
 
 # `moat events --follow` streams a denial made after it started, and ends
 # with the sandbox once it has printed everything.

@@ -341,15 +341,15 @@ static void test_reopen_appends(void **state)
 	json_object_put(lines);
 }
 
-static json_object *one_denial(struct fixture *f, const char *name,
-			       const struct moat_audit_denial *d)
+static json_object *one_access(struct fixture *f, const char *name,
+			       const struct moat_audit_access *d)
 {
 	struct moat_audit_log *a = open_log(f, name, 0);
 	struct moat_error err = {0};
 	char file[80];
 	json_object *lines, *o;
 
-	if (moat_audit_denial(a, d, &err) < 0)
+	if (moat_audit_access(a, d, &err) < 0)
 		fail_msg("denial: %s", err.msg);
 	moat_audit_close(a);
 	snprintf(file, sizeof(file), "%s.jsonl", name);
@@ -363,7 +363,7 @@ static json_object *one_denial(struct fixture *f, const char *name,
 static void test_denial_v4(void **state)
 {
 	struct fixture *f = *state;
-	struct moat_audit_denial d = {
+	struct moat_audit_access d = {
 		.ktime_ns = moat_boottime_ns(),
 		.pid = 1234,
 		.comm = "python3",
@@ -380,7 +380,7 @@ static void test_denial_v4(void **state)
 
 	assert_int_equal(inet_pton(AF_INET, "10.208.0.1", d.addr), 1);
 	moat_audit_format_time(moat_now_ns(), now);
-	o = one_denial(f, "v4", &d);
+	o = one_access(f, "v4", &d);
 	json_object_object_foreach(o, key, val) {
 		(void)val;
 		assert_string_equal(key, expect[i++]);
@@ -401,7 +401,7 @@ static void test_denial_v4(void **state)
 static void test_denial_v6(void **state)
 {
 	struct fixture *f = *state;
-	struct moat_audit_denial d = {
+	struct moat_audit_access d = {
 		.pid = 7,
 		.comm = "curl",
 		.hook = "sendmsg6",
@@ -412,10 +412,34 @@ static void test_denial_v6(void **state)
 	json_object *o;
 
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", d.addr), 1);
-	o = one_denial(f, "v6", &d);
+	o = one_access(f, "v6", &d);
 	assert_string_equal(str(o, "family"), "ipv6");
 	assert_string_equal(str(o, "address"), "2001:db8::1");
 	assert_int_equal(num(o, "port"), 53);
+	json_object_put(o);
+}
+
+/* audit = full: the same fields, as an "allowed" event. */
+static void test_allowed(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_audit_access d = {
+		.allowed = true,
+		.pid = 11,
+		.comm = "python3",
+		.hook = "connect4",
+		.proto = "tcp",
+		.family = AF_INET,
+		.port = 5432,
+	};
+	json_object *o;
+
+	assert_int_equal(inet_pton(AF_INET, "10.208.0.9", d.addr), 1);
+	o = one_access(f, "allowed", &d);
+	assert_string_equal(str(o, "event"), "allowed");
+	assert_string_equal(str(o, "hook"), "connect4");
+	assert_string_equal(str(o, "address"), "10.208.0.9");
+	assert_int_equal(num(o, "port"), 5432);
 	json_object_put(o);
 }
 
@@ -423,7 +447,7 @@ static void test_denial_v6(void **state)
 static void test_denial_v4_mapped(void **state)
 {
 	struct fixture *f = *state;
-	struct moat_audit_denial d = {
+	struct moat_audit_access d = {
 		.pid = 8,
 		.comm = "node",
 		.hook = "connect6",
@@ -434,7 +458,7 @@ static void test_denial_v4_mapped(void **state)
 	json_object *o;
 
 	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.7", d.addr), 1);
-	o = one_denial(f, "mapped", &d);
+	o = one_access(f, "mapped", &d);
 	assert_string_equal(str(o, "family"), "ipv6");
 	assert_string_equal(str(o, "address"), "::ffff:192.0.2.7");
 	json_object_put(o);
@@ -444,7 +468,7 @@ static void test_denial_v4_mapped(void **state)
 static void test_denial_comm(void **state)
 {
 	struct fixture *f = *state;
-	struct moat_audit_denial d = {
+	struct moat_audit_access d = {
 		.pid = 9,
 		.hook = "egress",
 		.proto = "icmp",
@@ -455,18 +479,18 @@ static void test_denial_comm(void **state)
 	json_object *o;
 
 	memcpy(d.comm, "\xff\x1b[31mabcdefghijk", 16);
-	o = one_denial(f, "comm", &d);
+	o = one_access(f, "comm", &d);
 	assert_string_equal(str(o, "comm"), "\\xff\x1b[31mabcdefghij");
 	assert_int_equal(num(o, "port"), 0);
 	json_object_put(o);
 
 	a = open_log(f, "bad", 0);
 	d.family = AF_UNIX;
-	assert_int_equal(moat_audit_denial(a, &d, &err), -1);
+	assert_int_equal(moat_audit_access(a, &d, &err), -1);
 	assert_int_equal(err.errnum, EINVAL);
 	d.family = AF_INET;
 	d.hook = NULL;
-	assert_int_equal(moat_audit_denial(a, &d, &err), -1);
+	assert_int_equal(moat_audit_access(a, &d, &err), -1);
 	moat_audit_close(a);
 }
 
@@ -495,11 +519,12 @@ static void test_lifecycle_events(void **state)
 	assert_int_equal(moat_audit_exit(a, 128 + 40, &err), 0);
 	assert_int_equal(moat_audit_stop(a, 137, NULL, &err), 0);
 	assert_int_equal(moat_audit_stop(a, 125, "mount /usr: Permission denied", &err), 0);
-	assert_int_equal(moat_audit_lost(a, 12, &err), 0);
+	assert_int_equal(moat_audit_lost(a, 12, 0, &err), 0);
+	assert_int_equal(moat_audit_lost(a, 0, 3, &err), 0);
 	moat_audit_close(a);
 
 	lines = read_lines(f, "life.jsonl");
-	assert_int_equal(json_object_array_length(lines), 8);
+	assert_int_equal(json_object_array_length(lines), 9);
 	o = json_object_array_get_idx(lines, 0);
 	assert_string_equal(str(o, "event"), "start");
 	assert_string_equal(str(o, "tier"), "internal");
@@ -534,6 +559,10 @@ static void test_lifecycle_events(void **state)
 	o = json_object_array_get_idx(lines, 7);
 	assert_string_equal(str(o, "event"), "lost");
 	assert_int_equal(num(o, "denials"), 12);
+	assert_false(has(o, "allowed"));
+	o = json_object_array_get_idx(lines, 8);
+	assert_int_equal(num(o, "denials"), 0);
+	assert_int_equal(num(o, "allowed"), 3);
 	json_object_put(lines);
 }
 
@@ -821,6 +850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_denial_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denial_v4_mapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denial_comm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_long_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_missing, setup, teardown),

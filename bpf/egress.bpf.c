@@ -465,7 +465,7 @@ int handle_egress(struct __sk_buff *skb)
 	struct moat_sandbox_cfg *cfg = NULL;
 	struct moat_net_counters *c;
 	struct bpf_sock *sk, *full = NULL;
-	bool fragment;
+	bool fragment, own;
 
 	c = counters();
 	if (c) {
@@ -502,15 +502,12 @@ int handle_egress(struct __sk_buff *skb)
 	/* Not before the cache: a lookup per datagram of every UDP flow. */
 	a.cgroup_id = bpf_skb_cgroup_id(skb);
 	cfg = bpf_map_lookup_elem(&moat_sandboxes, &a.cgroup_id);
-	if (cfg && is_own(&a, cfg)) {
+	own = cfg && is_own(&a, cfg);
+	if (own || (cfg && !fragment && rules_allow(&a))) {
 		remember(full, &a, MOAT_VERDICT_ALLOWED);
 		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len, 1);
-		return 1;
-	}
-	if (cfg && !fragment && rules_allow(&a)) {
-		remember(full, &a, MOAT_VERDICT_ALLOWED);
-		account_dest(a.cgroup_id, a.addr, a.port, a.proto, skb->len, 1);
-		report_allowed(&a, cfg, c);
+		if (!own)
+			report_allowed(&a, cfg, c);
 		return 1;
 	}
 deny:

@@ -346,6 +346,7 @@ static void mounted_on(struct apply_ctx *ctx, const char *path)
 static int walk_to(int rootfd, const char *dir, size_t len, struct moat_error *err)
 {
 	char comp[NAME_MAX + 1];
+	const char *slash;
 	size_t i = 0, n;
 	int dirfd, nfd;
 
@@ -355,9 +356,8 @@ static int walk_to(int rootfd, const char *dir, size_t len, struct moat_error *e
 	while (i < len) {
 		while (i < len && dir[i] == '/')
 			i++;
-		n = strcspn(dir + i, "/");
-		if (n > len - i)
-			n = len - i;
+		slash = memchr(dir + i, '/', len - i);
+		n = slash ? (size_t)(slash - (dir + i)) : len - i;
 		if (n == 0)
 			break;
 		if (n > NAME_MAX) {

@@ -26,11 +26,14 @@ int moat_sync_recv(int fd, struct moat_sync_msg *msg)
 {
 	ssize_t n;
 
+	/* A peer that closed with our last message unread leaves ECONNRESET,
+	 * reported once (sock_error clears it) and before what the peer sent
+	 * first, such as init's ERROR: read on, to that and then EOF. */
 	do
 		n = recv(fd, msg, sizeof(*msg), 0);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
 	if (n < 0)
-		return errno == ECONNRESET ? 0 : -1;
+		return -1;
 	if (n == 0)
 		return 0;
 	if ((size_t)n != sizeof(*msg)) {

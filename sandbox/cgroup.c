@@ -1030,6 +1030,17 @@ static bool on_cgroupfs(const char *path, bool *ret_v2)
 	return sfs.f_type == CGROUP2_SUPER_MAGIC || sfs.f_type == CGROUP_SUPER_MAGIC;
 }
 
+/* rmdir, retried while a just-emptied v1 hierarchy still reports EBUSY. */
+static int remove_emptied(const char *path, struct moat_error *err)
+{
+	for (int tries = 0; rmdir(path) < 0 && errno != ENOENT; tries++) {
+		if (errno != EBUSY || tries >= 50)
+			return moat_error_errno(err, "rmdir %s", path);
+		sleep_ms(10);
+	}
+	return 0;
+}
+
 static int teardown(const struct moat_strv *paths, struct moat_error *err)
 {
 	_cleanup_free_ struct td_dir *dirs = calloc(paths->n + 1, sizeof(*dirs));
@@ -1040,36 +1051,35 @@ static int teardown(const struct moat_strv *paths, struct moat_error *err)
 		return moat_error_errno(err, "remove cgroups");
 	for (size_t i = 0; i < paths->n; i++) {
 		const char *p = paths->v[i];
+		struct statfs sfs;
 
 		if (!moat_shaped(p))
 			return moat_error_set(err, EINVAL,
 					      "refusing to remove %s: not a .../" MOAT_CGROUP_PARENT
 					      "/NAME cgroup",
 					      p);
-		if (access(p, F_OK) < 0) {
+		if (statfs(p, &sfs) < 0) {
 			if (errno == ENOENT)
 				continue; /* already removed: teardown is idempotent */
 			return moat_error_errno(err, "remove cgroup %s", p);
 		}
-		if (!on_cgroupfs(p, &dirs[n].v2))
+		if (sfs.f_type != CGROUP2_SUPER_MAGIC && sfs.f_type != CGROUP_SUPER_MAGIC)
 			return moat_error_set(err, EINVAL, "refusing to remove %s: not a cgroup", p);
+		/* Empty, as after every sandbox whose PID namespace died with its
+		 * init, the group goes at once; the rest are emptied first. */
+		if (rmdir(p) == 0 || errno == ENOENT)
+			continue;
 		dirs[n].path = p;
+		dirs[n].v2 = sfs.f_type == CGROUP2_SUPER_MAGIC;
 		n++;
 	}
 	if (kill_all(dirs, n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		/* Just emptied: a v1 hierarchy may report EBUSY for a moment. */
-		int tries = 0;
+		struct moat_error ignored; /* the first error is the one reported */
 
-		while (rmdir(dirs[i].path) < 0 && errno != ENOENT) {
-			if (errno != EBUSY || ++tries > 50) {
-				if (r == 0)
-					r = moat_error_errno(err, "rmdir %s", dirs[i].path);
-				break;
-			}
-			sleep_ms(10);
-		}
+		if (remove_emptied(dirs[i].path, r == 0 ? err : &ignored) < 0)
+			r = -1;
 	}
 	/* The shared parent goes when its last sandbox does; EBUSY/ENOTEMPTY just
 	 * means another sandbox still lives there. */

@@ -160,8 +160,30 @@ out=$(host_open "$name" /dev/null:w /dev/full:r /dev/kmsg:r | tr '\n' ' ')
 is "$out" "/dev/null w ok /dev/full r ok /dev/kmsg r EPERM " \
 	"in the sandbox's cgroup even root cannot open a device outside the allow-list"
 
+# A host process that joined the sandbox's groups is outside its PID namespace,
+# so init's death spares it: teardown must kill it to remove the groups.
+# shellcheck disable=SC2046 # one argument per directory
+python3 -c '
+import os, sys, time
+for d in sys.argv[1:]:
+    with open(os.path.join(d, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+print("joined", flush=True)
+time.sleep(600)
+' $(cgdirs "$name") >"$TMP/joiner.out" 2>&1 &
+joiner=$!
+for _ in $(seq 100); do
+	[ -s "$TMP/joiner.out" ] && break
+	sleep 0.05
+done
+is "$(cat "$TMP/joiner.out")" joined "a host process joined the sandbox's groups"
+
 "$MOAT" stop --timeout 2 "$name"
 is "$?" 0 "moat stop returns 0"
+state=$(awk '{ print $3 }' "/proc/$joiner/stat" 2>/dev/null) # gone or Z: dead
+kill -KILL "$joiner" 2>/dev/null # a no-op unless teardown spared it
+wait "$joiner"
+is "${state:-Z} $?" "Z 137" "teardown killed the host process that had joined the groups"
 is "$(cgdirs "$name")" "" "stop removed the sandbox's cgroups in every hierarchy"
 
 # --- the device program: loaded once, pinned, shared by the same allow-list ---------

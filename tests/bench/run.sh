@@ -9,6 +9,15 @@
 #   bwrap     bubblewrap with a comparable tmpfs root, /proc and /dev
 #   moat      moat run -- /bin/true
 #
+# and, as context for the ratio (no target):
+#
+#   bwrap-as-moat  bubblewrap building the root moat's default tier builds,
+#                  with its user, no capabilities and a new session; no
+#                  cgroups, seccomp, accounting, state or audit log
+#   moat-no-acct   moat run with accounting = no: the share of attaching and
+#                  detaching the host-wide syscall tracepoint, which every
+#                  launch here pays (it is the only accounted sandbox)
+#
 # Prints median, p90 and mean per launcher, moat's median as ratios to
 # unshare's and bwrap's, and the target: moat/bwrap <= 1.0, PASS or MISS.
 #
@@ -135,6 +144,53 @@ elif ! "${bwrap_cmd[@]}" 2>/dev/null; then
 	bwrap_skip="bwrap cannot run here: ${bwrap_cmd[*]}"
 fi
 
+# Context for the ratio, not part of the target: bwrap building the root
+# that moat's default tier builds (the same mounts, read from a sandbox's
+# mountinfo, and symlinks in /) with the same privileges (the sandbox user,
+# no capabilities, a new session), but no cgroups, seccomp filter,
+# accounting, state or audit log; and moat without syscall accounting,
+# whose host-wide tracepoint the first accounted sandbox attaches and the
+# last detaches, here on every launch.
+bwrap_like_moat() {
+	local mp fstype opts user
+	user=$("$MOAT" run -- /usr/bin/id -u) || return 1
+	user+=" $("$MOAT" run -- /usr/bin/id -g)" || return 1
+	printf '%s\n' --unshare-all --die-with-parent --new-session --cap-drop ALL \
+		--uid "${user% *}" --gid "${user#* }"
+	# shellcheck disable=SC2016 # expanded by the sandbox's shell
+	"$MOAT" run -- /bin/sh -c 'for f in /*; do if [ -L "$f" ]; then echo "$f $(readlink "$f")"; fi; done' |
+		while read -r mp target; do printf '%s\n' --symlink "$target" "$mp"; done || return 1
+	"$MOAT" run -- /bin/cat /proc/self/mountinfo |
+		awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 3) }' |
+		while read -r mp fstype opts; do
+			case $mp:$fstype in
+			/:*) ;;
+			/dev/*:*) ;; # --dev makes them
+			/dev:*) printf '%s\n' --dev /dev ;;
+			/proc:*) printf '%s\n' --proc /proc ;;
+			/proc/*:devtmpfs) printf '%s\n' --ro-bind /dev/null "$mp" ;;
+			/proc/*:tmpfs) printf '%s\n' --tmpfs "$mp" ;;
+			*:tmpfs)
+				[[ $opts =~ size=([0-9]+)k ]] &&
+					printf '%s\n' --size $((BASH_REMATCH[1] * 1024))
+				printf '%s\n' --tmpfs "$mp"
+				;;
+			*) printf '%s\n' --ro-bind "$mp" "$mp" ;;
+			esac
+		done
+}
+bwrap_moat_cmd=()
+bwrap_moat_skip=$bwrap_skip
+if [[ -z $bwrap_skip ]]; then
+	mapfile -t bwrap_moat_cmd < <(bwrap_like_moat || echo FAILED)
+	if [[ " ${bwrap_moat_cmd[*]} " == *" FAILED "* ]]; then
+		bwrap_moat_skip="could not read the sandbox's root from moat"
+	elif ! bwrap "${bwrap_moat_cmd[@]}" /bin/true 2>/dev/null; then
+		bwrap_moat_skip="bwrap cannot run here: bwrap ${bwrap_moat_cmd[*]} /bin/true"
+	fi
+fi
+printf '[sandbox]\naccounting = no\n' >"$tmpdir/no-accounting.ini"
+
 # One launch-bench for all launchers: they take turns, run by run, so
 # that other load on the machine falls on each of them alike.
 labels=(exec unshare bwrap moat)
@@ -146,6 +202,14 @@ if [[ -z $bwrap_skip ]]; then
 fi
 args+=(-l moat)
 cmds+=(::: "$MOAT" run -- /bin/true)
+labels+=(bwrap-as-moat)
+if [[ -z $bwrap_moat_skip ]]; then
+	args+=(-l bwrap-as-moat)
+	cmds+=(::: bwrap "${bwrap_moat_cmd[@]}" /bin/true)
+fi
+labels+=(moat-no-acct)
+args+=(-l moat-no-acct)
+cmds+=(::: "$MOAT" run --policy "$tmpdir/no-accounting.ini" -- /bin/true)
 
 echo "Launch latency, fork to exit: $runs runs of each launcher, in turns, after $warmup warm-ups"
 echo "($(uname -sr), $(nproc) CPUs; other load on the machine shows up here too)"
@@ -171,13 +235,15 @@ while read -r label rest; do
 	result[$label]=$rest
 done <"$tmpdir/out"
 
-printf '  %-8s %10s %10s %10s   (ms)\n' launcher median p90 mean
+printf '  %-13s %10s %10s %10s   (ms)\n' launcher median p90 mean
 for l in "${labels[@]}"; do
 	if [[ -z ${result[$l]:-} ]]; then
-		printf '  %-8s %10s   SKIP: %s\n' "$l" - "$bwrap_skip"
+		skip=$bwrap_skip
+		[[ $l == bwrap-as-moat ]] && skip=$bwrap_moat_skip
+		printf '  %-13s %10s   SKIP: %s\n' "$l" - "$skip"
 		continue
 	fi
-	printf '  %-8s %10s %10s %10s\n' "$l" "$(field "${result[$l]}" median_ms)" \
+	printf '  %-13s %10s %10s %10s\n' "$l" "$(field "${result[$l]}" median_ms)" \
 		"$(field "${result[$l]}" p90_ms)" "$(field "${result[$l]}" mean_ms)"
 done
 echo
@@ -198,6 +264,17 @@ if [[ -n ${result[bwrap]:-} ]]; then
 else
 	printf '  moat / bwrap         -    target <= %s  SKIP: %s\n' "$target" "$bwrap_skip"
 fi
+if [[ -n ${result[bwrap-as-moat]:-} ]]; then
+	printf '  moat / bwrap-as-moat          %6s x  (context: the same root and privileges with bwrap)\n' \
+		"$(ratio "$moat_median" "$(field "${result[bwrap-as-moat]}" median_ms)")"
+fi
+if [[ -n ${result[bwrap-as-moat]:-} ]]; then
+	printf '  moat-no-acct / bwrap-as-moat  %6s x  (context: the same, without syscall accounting)\n' \
+		"$(ratio "$(field "${result[moat-no-acct]}" median_ms)" \
+			"$(field "${result[bwrap-as-moat]}" median_ms)")"
+fi
+printf '  moat - moat-no-acct   %+.2f ms  (context: attaching and detaching the accounting tracepoint)\n' \
+	"$(awk -v a="$moat_median" -v b="$(field "${result[moat-no-acct]}" median_ms)" 'BEGIN { print a - b }')"
 
 # Every `moat run` above must have torn its sandbox down.
 left=$(comm -13 <(echo "$sandboxes_before") <(bench_sandboxes))

@@ -92,8 +92,8 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_wat
 		if (poll(fds, 2 + n_watches, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			/* Unsupervised, the sandbox would outlive its limits on
-			 * signals and teardown: end it, and report how init ended. */
+			/* Without poll nothing forwards signals or sees the
+			 * end: end the sandbox now, reporting how init ended. */
 			kill(init_pid, SIGKILL);
 			while (waitpid(init_pid, &init_status, 0) < 0 && errno == EINTR)
 				;

@@ -1019,12 +1019,14 @@ static bool moat_shaped(const char *path)
 	       strncmp(pstart, MOAT_CGROUP_PARENT, plen) == 0;
 }
 
-static bool on_cgroupfs(const char *path, bool *ret_v2)
+/* 1 when path is on a cgroup filesystem (*ret_v2: cgroup2), 0 when it is
+ * not, -errno when statfs fails. */
+static int on_cgroupfs(const char *path, bool *ret_v2)
 {
 	struct statfs sfs;
 
 	if (statfs(path, &sfs) < 0)
-		return false;
+		return -errno;
 	if (ret_v2)
 		*ret_v2 = sfs.f_type == CGROUP2_SUPER_MAGIC;
 	return sfs.f_type == CGROUP2_SUPER_MAGIC || sfs.f_type == CGROUP_SUPER_MAGIC;
@@ -1051,27 +1053,25 @@ static int teardown(const struct moat_strv *paths, struct moat_error *err)
 		return moat_error_errno(err, "remove cgroups");
 	for (size_t i = 0; i < paths->n; i++) {
 		const char *p = paths->v[i];
-		struct statfs sfs;
+		int kind;
 
 		if (!moat_shaped(p))
 			return moat_error_set(err, EINVAL,
 					      "refusing to remove %s: not a .../" MOAT_CGROUP_PARENT
 					      "/NAME cgroup",
 					      p);
-		if (statfs(p, &sfs) < 0) {
-			if (errno == ENOENT)
-				continue; /* already removed: teardown is idempotent */
-			return moat_error_errno(err, "remove cgroup %s", p);
-		}
-		if (sfs.f_type != CGROUP2_SUPER_MAGIC && sfs.f_type != CGROUP_SUPER_MAGIC)
+		kind = on_cgroupfs(p, &dirs[n].v2);
+		if (kind == -ENOENT)
+			continue; /* already removed: teardown is idempotent */
+		if (kind < 0)
+			return moat_error_set(err, -kind, "remove cgroup %s", p);
+		if (kind == 0)
 			return moat_error_set(err, EINVAL, "refusing to remove %s: not a cgroup", p);
 		/* Empty, as after every sandbox whose PID namespace died with its
 		 * init, the group goes at once; the rest are emptied first. */
 		if (rmdir(p) == 0 || errno == ENOENT)
 			continue;
-		dirs[n].path = p;
-		dirs[n].v2 = sfs.f_type == CGROUP2_SUPER_MAGIC;
-		n++;
+		dirs[n++].path = p;
 	}
 	if (kill_all(dirs, n, err) < 0)
 		return -1;
@@ -1088,7 +1088,7 @@ static int teardown(const struct moat_strv *paths, struct moat_error *err)
 
 		if (!parent)
 			continue;
-		if (!on_cgroupfs(parent, NULL))
+		if (on_cgroupfs(parent, NULL) <= 0)
 			continue; /* gone, or a path that was never ours */
 		if (rmdir(parent) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY &&
 		    r == 0)

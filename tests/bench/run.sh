@@ -152,18 +152,24 @@ fi
 # whose host-wide tracepoint the first accounted sandbox attaches and the
 # last detaches, here on every launch.
 bwrap_like_moat() {
-	local mp fstype opts user
-	user=$("$MOAT" run -- /usr/bin/id -u) || return 1
-	user+=" $("$MOAT" run -- /usr/bin/id -g)" || return 1
+	local user kind mp what opts
+	user=$("$MOAT" policy show | awk -F' = ' '$1 == "user" { print $2 }')
+	[[ $user =~ ^[0-9]+:[0-9]+$ ]] || return 1
 	printf '%s\n' --unshare-all --die-with-parent --new-session --cap-drop ALL \
-		--uid "${user% *}" --gid "${user#* }"
+		--uid "${user%:*}" --gid "${user#*:}"
+	# One sandbox prints its / symlinks ("link PATH TARGET") and mountinfo.
 	# shellcheck disable=SC2016 # expanded by the sandbox's shell
-	"$MOAT" run -- /bin/sh -c 'for f in /*; do if [ -L "$f" ]; then echo "$f $(readlink "$f")"; fi; done' |
-		while read -r mp target; do printf '%s\n' --symlink "$target" "$mp"; done || return 1
-	"$MOAT" run -- /bin/cat /proc/self/mountinfo |
-		awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 3) }' |
-		while read -r mp fstype opts; do
-			case $mp:$fstype in
+	"$MOAT" run -- /bin/sh -c 'for f in /*; do
+		if [ -L "$f" ]; then echo "link $f $(readlink "$f")"; fi; done
+		cat /proc/self/mountinfo' |
+		awk '$1 == "link" { print "link", $2, $3; next }
+		     { for (i = 7; $i != "-"; i++); print "mount", $5, $(i + 1), $(i + 3) }' |
+		while read -r kind mp what opts; do # what: a link's target, a mount's fstype
+			if [[ $kind == link ]]; then
+				printf '%s\n' --symlink "$what" "$mp"
+				continue
+			fi
+			case $mp:$what in
 			/:*) ;;
 			/dev/*:*) ;; # --dev makes them
 			/dev:*) printf '%s\n' --dev /dev ;;

@@ -65,6 +65,24 @@ static struct moat_mount_step *plan_last(struct moat_mount_plan *plan)
 	return &plan->steps[plan->n - 1];
 }
 
+static int plan_add_file(struct moat_mount_plan *plan, const char *dst, const char *data,
+			 size_t len, mode_t mode)
+{
+	struct moat_mount_step *s;
+
+	if (plan_add(plan, MOAT_MNT_FILE, NULL, dst, NULL, 0, false) < 0)
+		return -1;
+	s = plan_last(plan);
+	s->data = malloc(len + 1);
+	if (!s->data)
+		return -1;
+	memcpy(s->data, data, len);
+	s->data[len] = '\0';
+	s->len = len;
+	s->mode = mode;
+	return 0;
+}
+
 void moat_mount_plan_free(struct moat_mount_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {
@@ -75,6 +93,25 @@ void moat_mount_plan_free(struct moat_mount_plan *plan)
 	free(plan->steps);
 	free(plan->root);
 	*plan = (struct moat_mount_plan){0};
+}
+
+/* Regular files of /etc are copied into the root, not bound: a bind costs two
+ * mount calls and a mount to tear down, per file. A copy is what a file bind
+ * becomes anyway once the host rewrites the file by rename (as resolv.conf
+ * and hosts are), and a larger file is bound. */
+#define ETC_COPY_MAX (1 << 20)
+
+static int add_etc_file(struct moat_mount_plan *plan, const char *host, const char *dst,
+			const struct stat *st, struct moat_error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+
+	if (moat_read_file(host, ETC_COPY_MAX, &data, &len, err) < 0)
+		return -1;
+	if (plan_add_file(plan, dst, data, len, st->st_mode & 0777) < 0)
+		return moat_error_errno(err, "plan %s", dst);
+	return 0;
 }
 
 static int add_host_etc(struct moat_mount_plan *plan, struct moat_error *err)
@@ -98,9 +135,14 @@ static int add_host_etc(struct moat_mount_plan *plan, struct moat_error *err)
 				goto oom;
 			continue;
 		}
-		/* Other links (resolv.conf -> /run/...) are bound by their target. */
+		/* Other links (resolv.conf -> /run/...) are taken by their target. */
 		if (!realpath(host, target) || stat(target, &st) < 0)
 			continue;
+		if (S_ISREG(st.st_mode) && st.st_size <= ETC_COPY_MAX) {
+			if (add_etc_file(plan, target, dst, &st, err) < 0)
+				return -1;
+			continue;
+		}
 		if (plan_add(plan, MOAT_MNT_BIND, target, dst, NULL, MS_RDONLY | NOSUID_NODEV,
 			     S_ISDIR(st.st_mode)) < 0)
 			goto oom;
@@ -204,21 +246,26 @@ static int add_dev(struct moat_mount_plan *plan, const struct moat_policy *p, bo
 	};
 	char shm_opts[64];
 
-	/* No MS_NODEV here: the bound device nodes must open. Nothing can create
-	 * new nodes in it once CAP_MKNOD is gone. */
+	/* No MS_NODEV here: the device nodes must open. Nothing can create new
+	 * nodes in it once CAP_MKNOD is gone. */
 	if (plan_add(plan, MOAT_MNT_TMPFS, NULL, "/dev", "mode=0755,size=64k",
 		     MS_NOSUID | MS_NOEXEC, true) < 0)
 		goto oom;
-	/* Bound as they are (flags 0: no remount). The remount would add nosuid
-	 * and noexec, which mean nothing on a device node: exec takes a regular
-	 * file, and a PROT_EXEC map of /dev/zero is anonymous memory, which any
-	 * process can have. */
+	/* Made, as runc does, rather than bound: a node costs a mknod, a bind a
+	 * mount to set up and tear down. The device cgroup rules govern both. */
 	for (size_t i = 0; i < ARRAY_SIZE(base_devices); i++) {
 		char path[32];
+		struct stat st;
 
 		snprintf(path, sizeof(path), "/dev/%s", base_devices[i]);
-		if (plan_add(plan, MOAT_MNT_BIND, path, path, NULL, 0, false) < 0)
+		if (stat(path, &st) < 0)
+			return moat_error_errno(err, "device %s", path);
+		if (!S_ISCHR(st.st_mode))
+			return moat_error_set(err, ENODEV, "device %s: not a character device", path);
+		if (plan_add(plan, MOAT_MNT_NODE, path, path, NULL, 0, false) < 0)
 			goto oom;
+		plan_last(plan)->mode = st.st_mode & (S_IFMT | 0777);
+		plan_last(plan)->rdev = st.st_rdev;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (plan_add(plan, MOAT_MNT_SYMLINK, links[i][0], links[i][1], NULL, 0, false) < 0)
@@ -285,8 +332,8 @@ int moat_mount_plan_build(const struct moat_policy *p, const char *root_dir, con
 	snprintf(tmp_opts, sizeof(tmp_opts), "mode=1777,size=%llu", (unsigned long long)p->tmp_size);
 	if (add_usr(&plan, err) < 0)
 		goto fail;
-	if (plan_add(&plan, MOAT_MNT_FILE, NULL, "/etc/passwd", passwd, 0, false) < 0 ||
-	    plan_add(&plan, MOAT_MNT_FILE, NULL, "/etc/group", group, 0, false) < 0)
+	if (plan_add_file(&plan, "/etc/passwd", passwd, strlen(passwd), 0644) < 0 ||
+	    plan_add_file(&plan, "/etc/group", group, strlen(group), 0644) < 0)
 		goto oom;
 	if (add_host_etc(&plan, err) < 0)
 		goto fail;
@@ -499,19 +546,35 @@ static int bind_self_at(struct apply_ctx *ctx, const char *path, struct moat_err
 	return 0;
 }
 
-static int write_file_at(struct apply_ctx *ctx, const char *path, const char *data,
+static int write_file_at(struct apply_ctx *ctx, const struct moat_mount_step *s,
 			 struct moat_error *err)
 {
 	const char *last;
-	int dirfd = open_parent(ctx, path, &last, err);
+	int dirfd = open_parent(ctx, s->dst, &last, err);
 	_cleanup_close_ int fd = -EBADF;
 
 	if (dirfd < 0)
 		return -1;
-	fd = openat(dirfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || moat_write_all(fd, data, strlen(data)) < 0)
-		return moat_error_errno(err, "write %s", path);
+	fd = openat(dirfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, s->mode);
+	if (fd < 0 || moat_write_all(fd, s->data, s->len) < 0)
+		return moat_error_errno(err, "write %s", s->dst);
 	return 0;
+}
+
+/* Without CAP_MKNOD over the device (in a user namespace) the host's node is
+ * bound instead, as bubblewrap does. */
+static int node_at(struct apply_ctx *ctx, const struct moat_mount_step *s, struct moat_error *err)
+{
+	const char *last;
+	int dirfd = open_parent(ctx, s->dst, &last, err);
+
+	if (dirfd < 0)
+		return -1;
+	if (mknodat(dirfd, last, s->mode, s->rdev) == 0)
+		return 0;
+	if (errno != EPERM)
+		return moat_error_errno(err, "mknod %s", s->dst);
+	return mount_at(ctx, s->dst, 'f', s->src, NULL, MS_BIND, NULL, err);
 }
 
 static int symlink_at(struct apply_ctx *ctx, const char *target, const char *path,
@@ -586,7 +649,9 @@ static int apply_step(struct apply_ctx *ctx, const char *root, const struct moat
 	case MOAT_MNT_SYMLINK:
 		return symlink_at(ctx, s->src, s->dst, err);
 	case MOAT_MNT_FILE:
-		return write_file_at(ctx, s->dst, s->data, err);
+		return write_file_at(ctx, s, err);
+	case MOAT_MNT_NODE:
+		return node_at(ctx, s, err);
 	case MOAT_MNT_MASK:
 		return mask_at(ctx, s, err);
 	case MOAT_MNT_RDONLY:
@@ -602,16 +667,26 @@ static int apply_step(struct apply_ctx *ctx, const char *root, const struct moat
 int moat_mount_apply(const struct moat_mount_plan *plan, struct moat_error *err)
 {
 	struct apply_ctx ctx = {.rootfd = -EBADF, .parentfd = -EBADF};
+	/* Modes are the plan's, whatever the caller's umask (077 would leave
+	 * /etc unreadable to the sandbox user); the command gets it back. */
+	mode_t caller_umask = umask(0);
 	int r = -1;
 
 	/* Nothing we mount may propagate back to the host (shared / on systemd hosts). */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return moat_error_errno(err, "make / private");
-	if (mount("tmpfs", plan->root, "tmpfs", NOSUID_NODEV, "mode=0755,size=4m,nr_inodes=4096") < 0)
-		return moat_error_errno(err, "mount tmpfs on %s", plan->root);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		moat_error_errno(err, "make / private");
+		goto out;
+	}
+	/* Room for the copied /etc files (ETC_COPY_MAX each); read-only once entered. */
+	if (mount("tmpfs", plan->root, "tmpfs", NOSUID_NODEV, "mode=0755,size=16m,nr_inodes=4096") < 0) {
+		moat_error_errno(err, "mount tmpfs on %s", plan->root);
+		goto out;
+	}
 	ctx.rootfd = open(plan->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (ctx.rootfd < 0)
-		return moat_error_errno(err, "open %s", plan->root);
+	if (ctx.rootfd < 0) {
+		moat_error_errno(err, "open %s", plan->root);
+		goto out;
+	}
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct moat_mount_step *s = &plan->steps[i];
 		struct moat_error step_err;
@@ -628,6 +703,8 @@ int moat_mount_apply(const struct moat_mount_plan *plan, struct moat_error *err)
 	r = 0;
 out:
 	forget_parent(&ctx);
-	close(ctx.rootfd);
+	if (ctx.rootfd >= 0)
+		close(ctx.rootfd);
+	umask(caller_umask);
 	return r;
 }

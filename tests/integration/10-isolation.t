@@ -29,6 +29,12 @@ is "$out" "done" "host secrets, homes and files outside the binds are absent"
 
 out=$(in_sandbox -- /bin/sh -c 'ls /etc | sort | tr "\n" " "')
 like "$out" "^(alternatives )?group (hosts )?(ld.so.cache )?.*passwd" "/etc holds the curated files"
+is "$(in_sandbox -- /bin/cat /etc/hosts)" "$(cat /etc/hosts)" "/etc/hosts is the host's"
+out=$(in_sandbox -- /bin/sh -c 'grep -c " /etc/hosts " /proc/self/mountinfo')
+is "$out" "0" "small /etc files are copied, not bound"
+out=$(umask 077; in_sandbox -- /bin/sh -c 'head -n 1 /etc/passwd; ls /usr/bin/env; umask')
+is "$out" "root:x:0:0:root:/root:/usr/sbin/nologin"$'\n'"/usr/bin/env"$'\n'"0077" \
+	"a caller's umask 077 leaves the root usable, and the command keeps it"
 out=$(in_sandbox -- /bin/cat /etc/passwd)
 like "$out" "^root:x:0:0:" "generated passwd has root"
 like "$out" "sandbox:x:65534:65534:" "generated passwd has the sandbox user"
@@ -91,6 +97,9 @@ out=$(in_sandbox -- /bin/sh -c 'cat /proc/kcore 2>/dev/null | wc -c')
 is "$out" "0" "/proc/kcore is masked"
 out=$(in_sandbox -- /bin/sh -c 'ls /dev | tr "\n" " "')
 like "$out" "^fd full null ptmx random shm stderr stdin stdout tty urandom zero $" "/dev is minimal"
+out=$(in_sandbox -- /bin/sh -c 'for d in null zero full random urandom tty; do [ -c /dev/$d ] && printf c; done
+	echo x >/dev/null && head -c 4 /dev/zero | wc -c')
+is "$out" "cccccc4" "/dev holds the character devices, usable by the sandbox user"
 
 out=$(in_sandbox -- /bin/sh -c 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "')
 is "$out" "lo" "the network namespace has only loopback"

@@ -360,7 +360,6 @@ static int prepare_network(struct sandbox *sb, struct moat_error *err)
 static int prepare(struct sandbox *sb, struct moat_error *err)
 {
 	const struct moat_policy *p = sb->policy;
-	_cleanup_free_ char *root = NULL;
 	bool tty = isatty(0) || isatty(1) || isatty(2);
 
 	if (make_identity(sb, err) < 0)
@@ -369,10 +368,9 @@ static int prepare(struct sandbox *sb, struct moat_error *err)
 		return -1;
 	if (moat_env_build(p, sb->opts->caller_env, SANDBOX_HOME, &sb->env) < 0)
 		return moat_error_errno(err, "build the environment");
-	root = moat_strdup_printf("%s/%s/root", MOAT_RUN_DIR, sb->opts->name);
-	if (!root)
-		return moat_error_errno(err, "plan the sandbox root");
-	if (moat_mount_plan_build(p, root, sb->passwd, sb->group, tty, &sb->plan, err) < 0)
+	/* Mounted over in init's mount namespace only: no directory of its own
+	 * to make and remove on the host. */
+	if (moat_mount_plan_build(p, MOAT_RUN_DIR, sb->passwd, sb->group, tty, &sb->plan, err) < 0)
 		return -1;
 	if (build_seccomp(sb, err) < 0)
 		return -1;
@@ -384,8 +382,6 @@ static int claim(struct sandbox *sb, struct moat_error *err)
 	if (moat_state_claim(sb->opts->name, moat_sandbox_collect, &sb->state, err) < 0)
 		return -1;
 	sb->claimed = true;
-	if (mkdir(sb->plan.root, 0700) < 0)
-		return moat_error_errno(err, "mkdir %s", sb->plan.root);
 	if (moat_state_write_file(&sb->state, "policy.ini", sb->policy_text, err) < 0)
 		return -1;
 	/* From here on, even a failed launch leaves its "stop" event. */

@@ -42,7 +42,7 @@ struct moat_mount_step {
 };
 
 struct moat_mount_plan {
-	char *root; /* host directory the new root is assembled on */
+	char *root; /* directory the new root is mounted over, in init's mount namespace */
 	struct moat_mount_step *steps;
 	size_t n;
 };

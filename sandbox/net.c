@@ -25,29 +25,26 @@
  * round means another launcher took or released that very lease meanwhile. */
 #define LEASE_LOCK_ROUNDS 16
 
+/* Every network namespace registers its loopback first, as ifindex 1
+ * (LOOPBACK_IFINDEX): one request brings it up, with no lookup before. */
+#define LOOPBACK_IFINDEX 1
+
 int moat_net_loopback_up(struct moat_error *err)
 {
 	struct nl_sock *sk = nl_socket_alloc();
-	struct rtnl_link *lo = NULL, *change = NULL;
-	int r;
+	struct rtnl_link *lo = rtnl_link_alloc(), *change = rtnl_link_alloc();
+	int r = -NLE_NOMEM;
 
-	if (!sk)
-		return moat_error_set(err, ENOMEM, "netlink socket");
+	if (!sk || !lo || !change) {
+		moat_error_set(err, ENOMEM, "bring lo up");
+		goto out;
+	}
 	r = nl_connect(sk, NETLINK_ROUTE);
 	if (r < 0) {
 		moat_error_set(err, 0, "netlink connect: %s", nl_geterror(r));
 		goto out;
 	}
-	r = rtnl_link_get_kernel(sk, 0, "lo", &lo);
-	if (r < 0) {
-		moat_error_set(err, 0, "find link lo: %s", nl_geterror(r));
-		goto out;
-	}
-	change = rtnl_link_alloc();
-	if (!change) {
-		r = moat_error_set(err, ENOMEM, "bring lo up");
-		goto out;
-	}
+	rtnl_link_set_ifindex(lo, LOOPBACK_IFINDEX);
 	rtnl_link_set_flags(change, IFF_UP);
 	r = rtnl_link_change(sk, lo, change, 0);
 	if (r < 0)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/random.h>
@@ -239,7 +241,76 @@ static void protect_from_oom(void)
 	}
 }
 
-/* Forks the command, waits for its exec, then drops to CAP_KILL only. */
+#ifdef __SANITIZE_ADDRESS__
+/* ASan cannot follow a child onto a stack it did not make: fork. */
+static pid_t spawn_command(struct sandbox *sb, int report_fd, struct moat_error *err)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		command_main(sb, report_fd);
+	if (pid < 0)
+		moat_error_errno(err, "start the command");
+	return pid;
+}
+#else
+struct command_start {
+	struct sandbox *sb;
+	int report_fd;
+};
+
+static int command_entry(void *data)
+{
+	struct command_start *start = data;
+
+	command_main(start->sb, start->report_fd);
+}
+
+/* The command's stack until its exec: what command_main needs, plus room for
+ * the copies execvp makes on the stack (argv for a script without "#!", a
+ * PATH entry joined to the name), which exec itself bounds by ARG_MAX. Only
+ * touched pages cost anything. */
+#define COMMAND_STACK_BASE (256 << 10)
+
+/*
+ * Starts the command as posix_spawn does: a child sharing init's memory, on
+ * a stack of its own, while init waits for its exec (CLONE_VFORK). A fork
+ * would copy init's page tables only for the exec to tear them down again.
+ * The child changes its own credentials, seccomp filter and signal
+ * dispositions (all per task), and of the memory only what init no longer
+ * reads: environ, put back here.
+ */
+static pid_t spawn_command(struct sandbox *sb, int report_fd, struct moat_error *err)
+{
+	struct command_start start = {sb, report_fd};
+	long arg_max = sysconf(_SC_ARG_MAX), page = sysconf(_SC_PAGESIZE);
+	size_t size = COMMAND_STACK_BASE + (size_t)(arg_max > 0 ? arg_max : 2 << 20);
+	extern char **environ;
+	char **init_environ = environ;
+	char *map;
+	pid_t pid;
+
+	/* The lowest page stays inaccessible: an overflow faults in the child
+	 * instead of writing over init's memory. */
+	map = mmap(NULL, size + (size_t)page, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED)
+		return moat_error_errno(err, "map the command's stack");
+	if (mprotect(map + page, size, PROT_READ | PROT_WRITE) < 0) {
+		moat_error_errno(err, "map the command's stack");
+		munmap(map, size + (size_t)page);
+		return -1;
+	}
+	pid = clone(command_entry, map + page + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+	if (pid < 0)
+		moat_error_errno(err, "start the command");
+	environ = init_environ;
+	munmap(map, size + (size_t)page);
+	return pid;
+}
+#endif
+
+/* Starts the command, waits for its exec, then drops to CAP_KILL only. */
 static pid_t init_start_command(struct sandbox *sb, struct moat_error *err)
 {
 	int report[2];
@@ -249,12 +320,11 @@ static pid_t init_start_command(struct sandbox *sb, struct moat_error *err)
 
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return moat_error_errno(err, "pipe");
-	pid = fork();
-	if (pid < 0)
-		return moat_error_errno(err, "fork the command");
-	if (pid == 0) {
+	pid = spawn_command(sb, report[1], err);
+	if (pid < 0) {
 		close(report[0]);
-		command_main(sb, report[1]);
+		close(report[1]);
+		return -1;
 	}
 	close(report[1]);
 	/* The OOM killer must pick the command, never init: init's exit would

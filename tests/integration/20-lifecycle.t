@@ -17,6 +17,13 @@ printf '#!/bin/sh\necho hi\n' >"$TMP/noexec.sh"
 chmod 644 "$TMP/noexec.sh"
 is "$(code_of msandbox --bind "$TMP:/work" -- /work/noexec.sh)" 126 "a non-executable command is 126"
 is "$(code_of msandbox -- /tmp)" 126 "a directory as command is 126"
+# exec runs a script without "#!" through /bin/sh, copying argv on the
+# command's stack before exec: as many arguments as exec takes must fit.
+mkdir -p "$TMP/bare"
+printf 'echo "$#"\n' >"$TMP/bare/bare.sh"
+chmod 755 "$TMP/bare" "$TMP/bare/bare.sh"
+out=$(msandbox --bind "$TMP/bare:/work" -- /work/bare.sh $(seq 100000) 2>&1)
+is "$out" 100000 "a script without #! gets its 100000 arguments"
 
 err=$(msandbox -- /no/such/command 2>&1 >/dev/null)
 is "$(wc -l <<<"$err")" 1 "a failed exec is one line on stderr"

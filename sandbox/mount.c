@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,21 +66,12 @@ static struct moat_mount_step *plan_last(struct moat_mount_plan *plan)
 	return &plan->steps[plan->n - 1];
 }
 
-static int plan_add_file(struct moat_mount_plan *plan, const char *dst, const char *data,
-			 size_t len, mode_t mode)
+static int plan_add_file(struct moat_mount_plan *plan, enum moat_mount_kind kind,
+			 const char *src, const char *dst, const char *data, mode_t mode)
 {
-	struct moat_mount_step *s;
-
-	if (plan_add(plan, MOAT_MNT_FILE, NULL, dst, NULL, 0, false) < 0)
+	if (plan_add(plan, kind, src, dst, data, 0, false) < 0)
 		return -1;
-	s = plan_last(plan);
-	s->data = malloc(len + 1);
-	if (!s->data)
-		return -1;
-	memcpy(s->data, data, len);
-	s->data[len] = '\0';
-	s->len = len;
-	s->mode = mode;
+	plan_last(plan)->mode = mode;
 	return 0;
 }
 
@@ -95,24 +87,11 @@ void moat_mount_plan_free(struct moat_mount_plan *plan)
 	*plan = (struct moat_mount_plan){0};
 }
 
-/* Regular files of /etc are copied into the root, not bound: a bind costs two
- * mount calls and a mount to tear down, per file. A copy is what a file bind
- * becomes anyway once the host rewrites the file by rename (as resolv.conf
- * and hosts are), and a larger file is bound. */
+/* Regular files of /etc are copied into the root (by init, as it builds it),
+ * not bound: a bind costs two mount calls and a mount to tear down, per
+ * file. A copy is what a file bind becomes anyway once the host rewrites the
+ * file by rename (as resolv.conf and hosts are), and a larger file is bound. */
 #define ETC_COPY_MAX (1 << 20)
-
-static int add_etc_file(struct moat_mount_plan *plan, const char *host, const char *dst,
-			const struct stat *st, struct moat_error *err)
-{
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-
-	if (moat_read_file(host, ETC_COPY_MAX, &data, &len, err) < 0)
-		return -1;
-	if (plan_add_file(plan, dst, data, len, st->st_mode & 0777) < 0)
-		return moat_error_errno(err, "plan %s", dst);
-	return 0;
-}
 
 static int add_host_etc(struct moat_mount_plan *plan, struct moat_error *err)
 {
@@ -139,8 +118,8 @@ static int add_host_etc(struct moat_mount_plan *plan, struct moat_error *err)
 		if (!realpath(host, target) || stat(target, &st) < 0)
 			continue;
 		if (S_ISREG(st.st_mode) && st.st_size <= ETC_COPY_MAX) {
-			if (add_etc_file(plan, target, dst, &st, err) < 0)
-				return -1;
+			if (plan_add_file(plan, MOAT_MNT_COPY, target, dst, NULL, st.st_mode & 0777) < 0)
+				goto oom;
 			continue;
 		}
 		if (plan_add(plan, MOAT_MNT_BIND, target, dst, NULL, MS_RDONLY | NOSUID_NODEV,
@@ -332,8 +311,8 @@ int moat_mount_plan_build(const struct moat_policy *p, const char *root_dir, con
 	snprintf(tmp_opts, sizeof(tmp_opts), "mode=1777,size=%llu", (unsigned long long)p->tmp_size);
 	if (add_usr(&plan, err) < 0)
 		goto fail;
-	if (plan_add_file(&plan, "/etc/passwd", passwd, strlen(passwd), 0644) < 0 ||
-	    plan_add_file(&plan, "/etc/group", group, strlen(group), 0644) < 0)
+	if (plan_add_file(&plan, MOAT_MNT_FILE, NULL, "/etc/passwd", passwd, 0644) < 0 ||
+	    plan_add_file(&plan, MOAT_MNT_FILE, NULL, "/etc/group", group, 0644) < 0)
 		goto oom;
 	if (add_host_etc(&plan, err) < 0)
 		goto fail;
@@ -556,8 +535,33 @@ static int write_file_at(struct apply_ctx *ctx, const struct moat_mount_step *s,
 	if (dirfd < 0)
 		return -1;
 	fd = openat(dirfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, s->mode);
-	if (fd < 0 || moat_write_all(fd, s->data, s->len) < 0)
+	if (fd < 0 || moat_write_all(fd, s->data, strlen(s->data)) < 0)
 		return moat_error_errno(err, "write %s", s->dst);
+	return 0;
+}
+
+static int copy_file_at(struct apply_ctx *ctx, const struct moat_mount_step *s,
+			struct moat_error *err)
+{
+	const char *last;
+	int dirfd = open_parent(ctx, s->dst, &last, err);
+	_cleanup_close_ int in = -EBADF, out = -EBADF;
+	ssize_t n;
+
+	if (dirfd < 0)
+		return -1;
+	in = open(s->src, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (in < 0)
+		return moat_error_errno(err, "copy %s", s->src);
+	out = openat(dirfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, s->mode);
+	if (out < 0)
+		return moat_error_errno(err, "create %s", s->dst);
+	/* To the end, however the file changed since the plan: the root's
+	 * size cap bounds it. */
+	while ((n = sendfile(out, in, NULL, 1 << 20)) > 0)
+		;
+	if (n < 0)
+		return moat_error_errno(err, "copy %s to %s", s->src, s->dst);
 	return 0;
 }
 
@@ -650,6 +654,8 @@ static int apply_step(struct apply_ctx *ctx, const char *root, const struct moat
 		return symlink_at(ctx, s->src, s->dst, err);
 	case MOAT_MNT_FILE:
 		return write_file_at(ctx, s, err);
+	case MOAT_MNT_COPY:
+		return copy_file_at(ctx, s, err);
 	case MOAT_MNT_NODE:
 		return node_at(ctx, s, err);
 	case MOAT_MNT_MASK:

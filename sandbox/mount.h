@@ -21,7 +21,8 @@ enum moat_mount_kind {
 	MOAT_MNT_PROC,	  /* a new proc for the sandbox's PID namespace */
 	MOAT_MNT_DEVPTS,  /* a private devpts instance */
 	MOAT_MNT_SYMLINK, /* symlink dst -> src */
-	MOAT_MNT_FILE,	  /* create dst with mode and the len bytes of data */
+	MOAT_MNT_FILE,	  /* create dst with mode and data as its content */
+	MOAT_MNT_COPY,	  /* copy the host's file src to dst, with mode */
 	MOAT_MNT_NODE,	  /* device node dst like the host's src (mode, rdev); bound if mknod is refused */
 	MOAT_MNT_MASK,	  /* hide dst: /dev/null on a file, an empty read-only tmpfs on a dir */
 	MOAT_MNT_RDONLY,  /* remount dst (already a mount or bound on itself) read-only */
@@ -33,8 +34,7 @@ struct moat_mount_step {
 	char *src;
 	char *dst; /* absolute path inside the sandbox */
 	char *data;
-	size_t len;  /* of data, for FILE (which may hold NUL bytes) */
-	mode_t mode; /* FILE: permissions; NODE: type and permissions */
+	mode_t mode; /* FILE, COPY: permissions; NODE: type and permissions */
 	dev_t rdev;  /* NODE */
 	unsigned long flags;
 	bool src_is_dir;

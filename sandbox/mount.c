@@ -201,7 +201,9 @@ static int add_policy_device(struct moat_mount_plan *plan, const struct moat_dev
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *path = g.gl_pathv[i];
 		struct stat st;
-		/* Only read-only needs a remount: see add_dev. */
+		/* Only read-only needs a remount: nosuid and noexec mean nothing
+		 * on a device node (exec takes a regular file). Writes to a node
+		 * are refused by the device cgroup rule, not by the mount. */
 		unsigned long flags = strchr(dev->access, 'w') ? 0 : MS_RDONLY | MS_NOSUID | MS_NOEXEC;
 
 		if (stat(path, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))

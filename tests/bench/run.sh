@@ -157,18 +157,24 @@ bwrap_like_moat() {
 	[[ $user =~ ^[0-9]+:[0-9]+$ ]] || return 1
 	printf '%s\n' --unshare-all --die-with-parent --new-session --cap-drop ALL \
 		--uid "${user%:*}" --gid "${user#*:}"
-	# One sandbox prints its / symlinks ("link PATH TARGET") and mountinfo.
+	# One sandbox prints its / symlinks ("link PATH TARGET"), the files and
+	# links moat put in its /etc ("file PATH", "link ...": bwrap binds the
+	# files; passwd and group moat writes), and its mountinfo.
 	# shellcheck disable=SC2016 # expanded by the sandbox's shell
 	"$MOAT" run -- /bin/sh -c 'for f in /*; do
 		if [ -L "$f" ]; then echo "link $f $(readlink "$f")"; fi; done
+		find /etc -xdev -type f -printf "file %p\n" -o -type l -printf "link %p %l\n"
 		cat /proc/self/mountinfo' |
 		awk '$1 == "link" { print "link", $2, $3; next }
+		     $1 == "file" { print "file", $2; next }
 		     { for (i = 7; $i != "-"; i++); print "mount", $5, $(i + 1), $(i + 3) }' |
 		while read -r kind mp what opts; do # what: a link's target, a mount's fstype
-			if [[ $kind == link ]]; then
-				printf '%s\n' --symlink "$what" "$mp"
-				continue
-			fi
+			case $kind:$mp in
+			link:*) printf '%s\n' --symlink "$what" "$mp" ;;
+			file:/etc/passwd | file:/etc/group) ;;
+			file:*) printf '%s\n' --ro-bind "$mp" "$mp" ;;
+			esac
+			[[ $kind == mount ]] || continue
 			case $mp:$what in
 			/:*) ;;
 			/dev/*:*) ;; # --dev makes them

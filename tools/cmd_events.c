@@ -371,12 +371,7 @@ int cmd_events(int argc, char **argv)
 		case 'h':
 			return events_usage(stdout, MOAT_EXIT_OK);
 		default:
-			/* Only a short option in a cluster ("-fx") is not argv[optind - 1]. */
-			if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt > 0 && optopt < 256)
-				return moat_usage_error(MOAT_EXIT_USAGE, "events",
-							"unknown option -%c", optopt);
-			return moat_usage_error(MOAT_EXIT_USAGE, "events", "unknown option %s",
-						argv[optind - 1]);
+			return moat_option_error(MOAT_EXIT_USAGE, "events", c, argv);
 		}
 	}
 	if (optind + 1 != argc)

@@ -512,12 +512,8 @@ int cmd_metrics(int argc, char **argv)
 			break;
 		case 'h':
 			return metrics_usage(stdout, MOAT_EXIT_OK);
-		case ':':
-			return moat_usage_error(MOAT_EXIT_USAGE, "metrics",
-						"option %s needs a value", argv[optind - 1]);
 		default:
-			return moat_usage_error(MOAT_EXIT_USAGE, "metrics", "unknown option %s",
-						argv[optind - 1]);
+			return moat_option_error(MOAT_EXIT_USAGE, "metrics", c, argv);
 		}
 	}
 	if (optind < argc)

@@ -150,14 +150,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case OPT_ALLOW: r = add_override(a, "network", "egress", optarg); break;
 		case OPT_PUBLISH: r = add_override(a, "network", "publish", optarg); break;
 		case OPT_ALLOW_DEGRADED: a->allow_degraded = true; break;
-		case '?':
-			if (optopt)
-				return moat_usage_error(-1, "run", "unknown option -%c", optopt);
-			return moat_usage_error(-1, "run", "unknown option %s", argv[optind - 1]);
-		case ':':
 		default:
-			return moat_usage_error(-1, "run", "option %s needs a value",
-						argv[optind - 1]);
+			return moat_option_error(-1, "run", c, argv);
 		}
 		if (r < 0)
 			return moat_usage_error(-1, "run", "out of memory");

@@ -487,8 +487,7 @@ int cmd_status(int argc, char **argv)
 		case 'h':
 			return status_usage(stdout, MOAT_EXIT_OK);
 		default:
-			return moat_usage_error(MOAT_EXIT_USAGE, "status", "unknown option %s",
-						argv[optind - 1]);
+			return moat_option_error(MOAT_EXIT_USAGE, "status", c, argv);
 		}
 	}
 	if (argc - optind > 1)

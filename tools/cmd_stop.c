@@ -99,12 +99,8 @@ int cmd_stop(int argc, char **argv)
 			break;
 		case 'h':
 			return stop_usage(stdout, MOAT_EXIT_OK);
-		case ':':
-			return moat_usage_error(MOAT_EXIT_USAGE, "stop", "option %s needs a value",
-						argv[optind - 1]);
 		default:
-			return moat_usage_error(MOAT_EXIT_USAGE, "stop", "unknown option %s",
-						argv[optind - 1]);
+			return moat_option_error(MOAT_EXIT_USAGE, "stop", c, argv);
 		}
 	}
 	if (optind + 1 != argc)

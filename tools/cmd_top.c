@@ -506,12 +506,8 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'h':
 			return top_usage(stdout, MOAT_EXIT_OK);
-		case ':':
-			return moat_usage_error(MOAT_EXIT_USAGE, "top", "option %s needs a value",
-						argv[optind - 1]);
 		default:
-			return moat_usage_error(MOAT_EXIT_USAGE, "top", "unknown option %s",
-						argv[optind - 1]);
+			return moat_option_error(MOAT_EXIT_USAGE, "top", c, argv);
 		}
 	}
 	if (optind < argc)

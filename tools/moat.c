@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* moat: run model servers in kernel-enforced sandboxes. Subcommand dispatch. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,18 @@ int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
+}
+
+int moat_option_error(int code, const char *cmd, int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		return moat_usage_error(code, cmd, "option %s needs a value", arg);
+	/* Only a short option in a cluster ("-fx") is not argv[optind - 1]. */
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256)
+		return moat_usage_error(code, cmd, "unknown option -%c", optopt);
+	return moat_usage_error(code, cmd, "unknown option %s", arg);
 }
 
 int moat_fail(const struct moat_error *err, int code)

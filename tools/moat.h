@@ -21,6 +21,10 @@ int cmd_policy(int argc, char **argv);
 int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The one line for what getopt_long (optstring starting with ':') returned
+ * other than an option: c is ':' (an option without its value) or '?'. */
+int moat_option_error(int code, const char *cmd, int c, char **argv);
+
 /* Prints err as one line and returns code. */
 int moat_fail(const struct moat_error *err, int code);
 

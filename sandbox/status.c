@@ -984,6 +984,13 @@ const char *moat_status_str(json_object *status, const char *path, const char *f
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : fallback;
 }
 
+const char *moat_status_text(json_object *v)
+{
+	return json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
 /* ---- formatting ------------------------------------------------------------------------------ */
 
 void moat_status_format_bytes(uint64_t v, char *buf, size_t len)

@@ -69,6 +69,9 @@ bool moat_status_double(json_object *status, const char *path, double *ret);
 /* The string at path, or fallback. Borrowed. */
 const char *moat_status_str(json_object *status, const char *path, const char *fallback);
 
+/* v as text: a string as it is, anything else as compact JSON. Borrowed. */
+const char *moat_status_text(json_object *v);
+
 /* --- Formatting for people --------------------------------------------- */
 
 /* "512B", "980K", "1.2M", "8.0G": binary units, at most 5 characters + NUL. */

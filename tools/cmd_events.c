@@ -22,31 +22,6 @@ struct events {
 	int write_errno; /* stdout failed (a closed pipe): stop */
 };
 
-/*
- * The log's strings come from the sandbox (a process names itself with
- * prctl(PR_SET_NAME)): control characters, C1 controls and bytes that are
- * not UTF-8 are shown as \xNN so that they cannot drive the terminal.
- */
-static void put_safe_n(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t len = moat_status_safe_len(s + i, n - i);
-
-		if (len == 0) {
-			printf("\\x%02x", (unsigned char)s[i]);
-			i++;
-			continue;
-		}
-		fwrite(s + i, 1, len, stdout);
-		i += len;
-	}
-}
-
-static void put_safe(const char *s)
-{
-	put_safe_n(s, strlen(s));
-}
-
 /* An argument as a shell would need it, so that the command can be read back. */
 static void put_arg(const char *s)
 {
@@ -54,16 +29,16 @@ static void put_arg(const char *s)
 
 	if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 			    "_./:=,@%+-") == strlen(s)) {
-		put_safe(s);
+		moat_put_safe(s);
 		return;
 	}
 	putchar('\'');
 	while ((q = strchr(s, '\''))) {
-		put_safe_n(s, (size_t)(q - s));
+		moat_put_safe_n(s, (size_t)(q - s));
 		fputs("'\\''", stdout);
 		s = q + 1;
 	}
-	put_safe(s);
+	moat_put_safe(s);
 	putchar('\'');
 }
 
@@ -91,7 +66,7 @@ static void put_time(json_object *ev)
 	if (n > 24 && t[19] == '.' && t[n - 1] == 'Z')
 		printf("%.23sZ", t);
 	else
-		put_safe(t);
+		moat_put_safe(t);
 }
 
 static void put_access(json_object *ev)
@@ -100,24 +75,24 @@ static void put_access(json_object *ev)
 	json_object *port = get(ev, "port");
 	bool v6 = strcmp(family, "ipv6") == 0;
 
-	put_safe(get_str(ev, "hook"));
+	moat_put_safe(get_str(ev, "hook"));
 	putchar(' ');
-	put_safe(get_str(ev, "proto"));
+	moat_put_safe(get_str(ev, "proto"));
 	putchar(' ');
 	if (port && json_object_get_int(port) != 0) {
 		fputs(v6 ? "[" : "", stdout);
-		put_safe(get_str(ev, "address"));
+		moat_put_safe(get_str(ev, "address"));
 		printf("%s:%d", v6 ? "]" : "", json_object_get_int(port));
 	} else {
-		put_safe(get_str(ev, "address"));
+		moat_put_safe(get_str(ev, "address"));
 	}
 	/* pid 0: a packet dropped outside any process's context. */
 	if (strcmp(get_str(ev, "pid"), "0") == 0)
 		return;
 	fputs(" pid ", stdout);
-	put_safe(get_str(ev, "pid"));
+	moat_put_safe(get_str(ev, "pid"));
 	fputs(" (", stdout);
-	put_safe(get_str(ev, "comm"));
+	moat_put_safe(get_str(ev, "comm"));
 	putchar(')');
 }
 
@@ -126,9 +101,9 @@ static void put_start(json_object *ev)
 	json_object *cmd = get(ev, "command");
 
 	fputs("tier ", stdout);
-	put_safe(get_str(ev, "tier"));
+	moat_put_safe(get_str(ev, "tier"));
 	fputs(" pid ", stdout);
-	put_safe(get_str(ev, "pid"));
+	moat_put_safe(get_str(ev, "pid"));
 	fputs(" command", stdout);
 	for (size_t i = 0; cmd && i < json_object_array_length(cmd); i++) {
 		putchar(' ');
@@ -141,10 +116,10 @@ static void put_start(json_object *ev)
 static void put_exit(json_object *ev)
 {
 	fputs("status ", stdout);
-	put_safe(get_str(ev, "status"));
+	moat_put_safe(get_str(ev, "status"));
 	if (get(ev, "signal")) {
 		fputs(" (", stdout);
-		put_safe(get_str(ev, "signal"));
+		moat_put_safe(get_str(ev, "signal"));
 		putchar(')');
 	}
 }
@@ -159,26 +134,26 @@ static void put_oom(json_object *ev)
 	else if (limit)
 		moat_format_size(json_object_get_uint64(limit), size, sizeof(size));
 	printf("limit %s kills ", size);
-	put_safe(get_str(ev, "kills"));
+	moat_put_safe(get_str(ev, "kills"));
 }
 
 static void put_stop(json_object *ev)
 {
 	fputs("status ", stdout);
-	put_safe(get_str(ev, "status"));
+	moat_put_safe(get_str(ev, "status"));
 	if (get(ev, "error")) {
 		fputs(" error ", stdout);
-		put_safe(get_str(ev, "error"));
+		moat_put_safe(get_str(ev, "error"));
 	}
 }
 
 static void put_lost(json_object *ev)
 {
 	fputs("denials ", stdout);
-	put_safe(get_str(ev, "denials"));
+	moat_put_safe(get_str(ev, "denials"));
 	if (get(ev, "allowed")) {
 		fputs(", allowed ", stdout);
-		put_safe(get_str(ev, "allowed"));
+		moat_put_safe(get_str(ev, "allowed"));
 	}
 	fputs(" not logged", stdout);
 }
@@ -193,11 +168,9 @@ static void put_other(json_object *ev)
 			continue;
 		fputs(first ? "" : " ", stdout);
 		first = false;
-		put_safe(key);
+		moat_put_safe(key);
 		putchar('=');
-		put_safe(json_object_is_type(val, json_type_string)
-				 ? json_object_get_string(val)
-				 : json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+		moat_put_safe(moat_status_text(val));
 	}
 }
 
@@ -218,7 +191,7 @@ static void put_event(json_object *ev)
 			put = kinds[i].put;
 	put_time(ev);
 	putchar(' ');
-	put_safe(event);
+	moat_put_safe(event);
 	/* Event names padded to one column, so that the details line up. */
 	printf("%*s", strlen(event) < 7 ? (int)(7 - strlen(event)) : 0, "");
 	putchar(' ');

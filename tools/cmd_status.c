@@ -43,14 +43,6 @@ static int status_usage(FILE *f, int code)
 
 /* ---- printing helpers ------------------------------------------------------ */
 
-static void put_safe(const char *s)
-{
-	char buf[1024];
-
-	moat_status_sanitize(s, buf, sizeof(buf));
-	fputs(buf, stdout);
-}
-
 static void label(int indent, const char *name)
 {
 	printf("%*s%-*s ", indent, "", LABEL_WIDTH - indent - 1, name);
@@ -80,7 +72,7 @@ static bool unavailable(json_object *st, const char *section)
 	if (s && avail && json_object_get_boolean(avail))
 		return false;
 	fputs("unavailable: ", stdout);
-	put_safe(moat_status_str(s, "error", "not collected"));
+	moat_put_safe(moat_status_str(s, "error", "not collected"));
 	putchar('\n');
 	return true;
 }
@@ -94,9 +86,9 @@ static void print_header(json_object *st)
 	double up;
 	char buf[32];
 
-	put_safe(moat_status_str(st, "name", "?"));
+	moat_put_safe(moat_status_str(st, "name", "?"));
 	printf("  %s  tier ", state);
-	put_safe(moat_status_str(st, "tier", "?"));
+	moat_put_safe(moat_status_str(st, "tier", "?"));
 	if (moat_status_double(st, "uptime_seconds", &up)) {
 		moat_status_format_duration((uint64_t)up, buf, sizeof(buf));
 		printf("  up %s", buf);
@@ -106,18 +98,18 @@ static void print_header(json_object *st)
 	putchar('\n');
 
 	label(2, "policy");
-	put_safe(moat_status_str(st, "policy", "?"));
+	moat_put_safe(moat_status_str(st, "policy", "?"));
 	fputs("  sha256 ", stdout);
-	put_safe(moat_status_str(st, "policy_sha256", "?"));
+	moat_put_safe(moat_status_str(st, "policy_sha256", "?"));
 	putchar('\n');
 	label(2, "command");
 	for (size_t i = 0; cmd && i < json_object_array_length(cmd); i++) {
 		fputs(i ? " " : "", stdout);
-		put_safe(json_object_get_string(json_object_array_get_idx(cmd, i)));
+		moat_put_safe(json_object_get_string(json_object_array_get_idx(cmd, i)));
 	}
 	putchar('\n');
 	label(2, "user");
-	put_safe(moat_status_str(st, "user", "?"));
+	moat_put_safe(moat_status_str(st, "user", "?"));
 	putchar('\n');
 	label(2, "pids");
 	printf("supervisor %" PRIu64 ", init %" PRIu64 ", command ", u64(st, "pids.supervisor"),
@@ -234,7 +226,7 @@ static void print_destinations(json_object *st)
 		snprintf(where, sizeof(where), "%s%s%s:%" PRIu64 "/%s", v6 ? "[" : "",
 			 moat_status_str(e, "address", "?"), v6 ? "]" : "", u64(e, "port"),
 			 moat_status_str(e, "proto", "?"));
-		put_safe(where);
+		moat_put_safe(where);
 		fputs("  ", stdout);
 		put_bytes(u64(e, "bytes"));
 		printf(", %" PRIu64 " packets\n", u64(e, "packets"));
@@ -257,7 +249,7 @@ static void print_clients(json_object *st)
 
 		if (i)
 			label(4, "");
-		put_safe(moat_status_str(e, "address", "?"));
+		moat_put_safe(moat_status_str(e, "address", "?"));
 		printf("  %" PRIu64 " connections, in ", u64(e, "connections"));
 		put_bytes(u64(e, "bytes_in"));
 		fputs(", out ", stdout);
@@ -273,16 +265,16 @@ static void print_network(json_object *st)
 	label(2, "network");
 	if (strcmp(mode, "veth") == 0) {
 		fputs("veth ", stdout);
-		put_safe(moat_status_str(st, "network.address", "?"));
+		moat_put_safe(moat_status_str(st, "network.address", "?"));
 		fputs(", host end ", stdout);
-		put_safe(moat_status_str(st, "network.host_address", "?"));
+		moat_put_safe(moat_status_str(st, "network.host_address", "?"));
 		fputs(" on ", stdout);
-		put_safe(moat_status_str(st, "network.host_ifname", "?"));
+		moat_put_safe(moat_status_str(st, "network.host_ifname", "?"));
 		if (moat_status_get(st, "network.egress_rules"))
 			printf(", %" PRIu64 " egress rules", u64(st, "network.egress_rules"));
 		putchar('\n');
 	} else {
-		put_safe(mode);
+		moat_put_safe(mode);
 		puts(strcmp(mode, "none") == 0 ? ": loopback only" : "");
 	}
 	if (moat_status_get(st, "network.counters.available") &&
@@ -325,7 +317,7 @@ static void put_details(const char *name, json_object *g)
 	if (json_object_is_type(g, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(g); i++) {
 			fputs(i ? " " : ": ", stdout);
-			put_safe(json_object_get_string(json_object_array_get_idx(g, i)));
+			moat_put_safe(json_object_get_string(json_object_array_get_idx(g, i)));
 		}
 		return;
 	}
@@ -340,11 +332,9 @@ static void put_details(const char *name, json_object *g)
 			put_limit(name, json_object_get_uint64(val));
 			continue;
 		}
-		put_safe(key);
+		moat_put_safe(key);
 		putchar(' ');
-		put_safe(json_object_is_type(val, json_type_string)
-				 ? json_object_get_string(val)
-				 : json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+		moat_put_safe(moat_status_text(val));
 	}
 }
 
@@ -378,7 +368,7 @@ static void print_guarantees(json_object *st)
 			fputs("NOT APPLIED", stdout);
 			if (json_object_object_get_ex(val, "why", &why)) {
 				fputs(" (", stdout);
-				put_safe(json_object_get_string(why));
+				moat_put_safe(json_object_get_string(why));
 				putchar(')');
 			}
 		} else {
@@ -389,7 +379,7 @@ static void print_guarantees(json_object *st)
 	}
 	for (size_t i = 0; i < n_degraded; i++) {
 		label(4, i ? "" : "DEGRADED");
-		put_safe(json_object_get_string(json_object_array_get_idx(degraded, i)));
+		moat_put_safe(json_object_get_string(json_object_array_get_idx(degraded, i)));
 		putchar('\n');
 	}
 }
@@ -406,21 +396,21 @@ static void put_denial(json_object *ev)
 	if (strlen(t) > 24 && t[19] == '.')
 		printf("%.23sZ", t);
 	else
-		put_safe(t);
+		moat_put_safe(t);
 	putchar(' ');
-	put_safe(moat_status_str(ev, "hook", "?"));
+	moat_put_safe(moat_status_str(ev, "hook", "?"));
 	putchar(' ');
-	put_safe(moat_status_str(ev, "proto", "?"));
+	moat_put_safe(moat_status_str(ev, "proto", "?"));
 	putchar(' ');
 	if (u64(ev, "port"))
 		snprintf(where, sizeof(where), "%s%s%s:%" PRIu64, v6 ? "[" : "",
 			 moat_status_str(ev, "address", "?"), v6 ? "]" : "", u64(ev, "port"));
 	else
 		snprintf(where, sizeof(where), "%s", moat_status_str(ev, "address", "?"));
-	put_safe(where);
+	moat_put_safe(where);
 	if (u64(ev, "pid")) {
 		printf(" pid %" PRIu64 " (", u64(ev, "pid"));
-		put_safe(moat_status_str(ev, "comm", ""));
+		moat_put_safe(moat_status_str(ev, "comm", ""));
 		putchar(')');
 	}
 	putchar('\n');

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "moat.h"
+#include "status.h"
 
 #define MOAT_VERSION "0.1.0"
 
@@ -67,6 +68,26 @@ int moat_option_error(int code, const char *cmd, int c, char **argv)
 	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256)
 		return moat_usage_error(code, cmd, "unknown option -%c", optopt);
 	return moat_usage_error(code, cmd, "unknown option %s", arg);
+}
+
+void moat_put_safe_n(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t len = moat_status_safe_len(s + i, n - i);
+
+		if (len == 0) {
+			printf("\\x%02x", (unsigned char)s[i]);
+			i++;
+			continue;
+		}
+		fwrite(s + i, 1, len, stdout);
+		i += len;
+	}
+}
+
+void moat_put_safe(const char *s)
+{
+	moat_put_safe_n(s, strlen(s));
 }
 
 int moat_fail(const struct moat_error *err, int code)

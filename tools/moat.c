@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* moat: run model servers in kernel-enforced sandboxes. Subcommand dispatch. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "moat.h"
 #include "status.h"
@@ -96,6 +100,27 @@ int moat_fail(const struct moat_error *err, int code)
 	return code;
 }
 
+/* Opens /dev/null on each of fds 0-2 that the caller left closed. */
+static int open_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int null;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free fd: this one. */
+		null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			return -1;
+		if (null != fd) {
+			close(null);
+			errno = EBADF;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -108,6 +133,12 @@ int main(int argc, char **argv)
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	/* Before anything opens a file: one would otherwise become stdin,
+	 * stdout or stderr, and reach the sandbox as such. */
+	if (open_std_fds() < 0) {
+		perror("moat: open /dev/null for a closed standard fd");
+		return cmd && strcmp(cmd, "run") == 0 ? MOAT_EXIT_LAUNCH : MOAT_EXIT_FAILURE;
+	}
 	if (!cmd) {
 		fputs("moat: no command given (see moat --help)\n", stderr);
 		return MOAT_EXIT_USAGE;

@@ -25,6 +25,22 @@ chmod 755 "$TMP/bare" "$TMP/bare/bare.sh"
 out=$(msandbox --bind "$TMP/bare:/work" -- /work/bare.sh $(seq 100000) 2>&1)
 is "$out" 100000 "a script without #! gets its 100000 arguments"
 
+# A standard fd the caller closed must not be taken by one of moat's own
+# files (a lock, a pipe to init), which the command would inherit as it.
+fds='for f in 0 1 2; do printf "%s " "$(readlink /proc/$$/fd/$f)" >&2; done'
+out=$(msandbox -- /bin/sh -c "$fds" 2>&1 <&- >&-)
+like "$out" "^/dev/null /dev/null pipe:" "a closed stdin and stdout reach the command as /dev/null"
+out=$(msandbox -- /bin/sh -c 'readlink /proc/$$/fd/2; exit 3' 2>&-)
+is "$?" 3 "a closed stderr does not fail the launch"
+is "$out" /dev/null "a closed stderr reaches the command as /dev/null"
+name=life-stdio-$$
+mdetach "$name" -- /bin/sh -c "echo to-the-log; $fds; exec sleep 1000" <&- >&- 2>&-
+for _ in $(seq 50); do grep -qs /dev/null "/var/log/moat/$name.log" && break; sleep 0.1; done
+"$MOAT" stop "$name" >/dev/null 2>&1
+like "$(tr '\n' ' ' <"/var/log/moat/$name.log")" "to-the-log /dev/null /var/log/moat/$name.log /var/log/moat/$name.log" \
+	"--detach with closed stdio logs the command's output"
+rm -f "/var/log/moat/$name.log" "/var/log/moat/$name.jsonl"
+
 err=$(msandbox -- /no/such/command 2>&1 >/dev/null)
 is "$(wc -l <<<"$err")" 1 "a failed exec is one line on stderr"
 like "$err" "^moat: exec /no/such/command: No such file or directory$" "the line names the command"

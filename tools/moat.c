@@ -62,14 +62,21 @@ int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
 	return code;
 }
 
+static bool short_cluster_has(const char *word, int opt)
+{
+	return word && word[0] == '-' && word[1] != '-' && strchr(word + 1, opt);
+}
+
 int moat_option_error(int code, const char *cmd, int c, char **argv)
 {
 	const char *arg = argv[optind - 1];
 
 	if (c == ':')
 		return moat_usage_error(code, cmd, "option %s needs a value", arg);
-	/* Only a short option in a cluster ("-fx") is not argv[optind - 1]. */
-	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256)
+	/* getopt stays on a cluster ("-xq") until its last letter, so a bad
+	 * letter is in argv[optind] or, the last one, in argv[optind - 1]. */
+	if (optopt > 0 && optopt < 256 &&
+	    (short_cluster_has(argv[optind], optopt) || short_cluster_has(arg, optopt)))
 		return moat_usage_error(code, cmd, "unknown option -%c", optopt);
 	return moat_usage_error(code, cmd, "unknown option %s", arg);
 }

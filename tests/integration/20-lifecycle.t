@@ -68,6 +68,8 @@ is "$?" 125 "an unknown tier is 125"
 err=$("$MOAT" run --bogus-option -- /bin/true 2>&1)
 is "$?" 125 "an unknown option is 125"
 like "$err" "^moat: run: unknown option --bogus-option$" "an unknown option is named, without the help"
+err=$("$MOAT" run --detach -xq -- /bin/true 2>&1)
+is "$err" "moat: run: unknown option -x" "an unknown letter inside a cluster is named"
 err=$(setpriv --reuid 65534 --regid 65534 --clear-groups "$MOAT" run -- /bin/true 2>&1)
 is "$?" 125 "without root moat run is 125"
 like "$err" "needs root" "and says it needs root"

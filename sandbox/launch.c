@@ -468,8 +468,10 @@ static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 
 	if (moat_cgroup_create(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
 		return -1;
-	if (moat_cgroup_paths(sb->cgroup, &paths) < 0)
+	if (moat_cgroup_paths(sb->cgroup, &paths) < 0) {
+		moat_strv_clear(&paths);
 		return moat_error_errno(err, "record cgroups");
+	}
 	arr = json_object_new_array();
 	for (size_t i = 0; i < paths.n; i++)
 		json_object_array_add(arr, json_object_new_string(paths.v[i]));

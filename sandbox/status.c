@@ -663,7 +663,13 @@ static json_object *clients_json(const char *name)
 		return s;
 	}
 	rows = calloc(json_object_array_length(arr) + 1, sizeof(*rows));
-	for (size_t i = 0; rows && i < json_object_array_length(arr); i++) {
+	if (!rows) {
+		section_failf(s, "%s: out of memory", path);
+		json_object_put(root);
+		json_object_put(top);
+		return s;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *c = json_object_array_get_idx(arr, i);
 
 		if (json_object_is_type(c, json_type_object))

@@ -132,30 +132,6 @@ static int add(json_object *obj, const char *key, json_object *val)
 
 /* ---- writer ----------------------------------------------------------------- */
 
-/*
- * O_NOFOLLOW and the checks after open: whoever can plant a link or a FIFO
- * at the log's name must not get moat (root) to append to another file, or
- * to block. A hard link to another file keeps st_nlink above 1.
- */
-static int open_log_file(int dirfd, const char *file, struct moat_error *err)
-{
-	_cleanup_close_ int fd = openat(dirfd, file,
-					O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
-						O_NONBLOCK,
-					0640);
-	struct stat st;
-
-	if (fd < 0)
-		return moat_error_errno(err, "open %s", file);
-	if (fstat(fd, &st) < 0)
-		return moat_error_errno(err, "stat %s", file);
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
-		return moat_error_set(err, EPERM, "%s: not a regular file with one link", file);
-	if (fcntl(fd, F_SETFL, O_APPEND) < 0)
-		return moat_error_errno(err, "fcntl %s", file);
-	return TAKE_FD(fd);
-}
-
 int moat_audit_open_at(const char *dir, const char *name, uint64_t cap,
 		       struct moat_audit_log **ret, struct moat_error *err)
 {
@@ -177,7 +153,7 @@ int moat_audit_open_at(const char *dir, const char *name, uint64_t cap,
 	snprintf(a->file, sizeof(a->file), "%s" LOG_SUFFIX, name);
 	snprintf(a->rotated, sizeof(a->rotated), "%s" ROTATED_SUFFIX, name);
 	a->cap = cap ? cap : MOAT_AUDIT_CAP_DEFAULT;
-	fd = open_log_file(dirfd, a->file, err);
+	fd = moat_log_file_open(dirfd, a->file, err);
 	if (fd < 0)
 		return moat_error_prefix(err, "audit log %s", dir);
 	a->fd = fd;
@@ -199,7 +175,7 @@ static int rotate(struct moat_audit_log *a, struct moat_error *err)
 	fsync(a->fd);
 	if (renameat(a->dirfd, a->file, a->dirfd, a->rotated) < 0)
 		return moat_error_errno(err, "rename %s to %s", a->file, a->rotated);
-	fd = open_log_file(a->dirfd, a->file, err);
+	fd = moat_log_file_open(a->dirfd, a->file, err);
 	if (fd < 0)
 		return -1;
 	close(a->fd);

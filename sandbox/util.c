@@ -152,6 +152,30 @@ int moat_read_file(const char *path, size_t max, char **ret_data, size_t *ret_le
 	return 0;
 }
 
+/*
+ * O_NOFOLLOW and the checks after open: whoever can plant a link or a FIFO
+ * at the log's name must not get moat (root) to append to another file, or
+ * to block. A hard link to another file keeps st_nlink above 1.
+ */
+int moat_log_file_open(int dirfd, const char *file, struct moat_error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, file,
+					O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+						O_NONBLOCK,
+					0640);
+	struct stat st;
+
+	if (fd < 0)
+		return moat_error_errno(err, "open %s", file);
+	if (fstat(fd, &st) < 0)
+		return moat_error_errno(err, "stat %s", file);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		return moat_error_set(err, EPERM, "%s: not a regular file with one link", file);
+	if (fcntl(fd, F_SETFL, O_APPEND) < 0)
+		return moat_error_errno(err, "fcntl %s", file);
+	return TAKE_FD(fd);
+}
+
 int moat_mkdir_p(const char *path, mode_t mode, struct moat_error *err)
 {
 	char buf[PATH_MAX];

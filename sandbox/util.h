@@ -25,6 +25,7 @@ static inline void moat_freep(void *p)
 	free(*(void **)p);
 }
 
+/* Closes *fd if open and marks it closed: calling it twice is harmless. */
 static inline void moat_closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -32,6 +33,7 @@ static inline void moat_closep(int *fd)
 		close(*fd);
 		errno = saved;
 	}
+	*fd = -EBADF;
 }
 
 #define _cleanup_(f)	 __attribute__((cleanup(f)))
@@ -81,6 +83,10 @@ int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_
  * owned by the caller. Returns 0, or -1 with err filled. */
 int moat_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		   struct moat_error *err);
+
+/* Opens file in dirfd for appending, creating it mode 0640: a log moat
+ * (root) writes. Refuses a link, a FIFO or a file with other hard links. */
+int moat_log_file_open(int dirfd, const char *file, struct moat_error *err);
 
 /* mkdir -p with mode for each created component. */
 int moat_mkdir_p(const char *path, mode_t mode, struct moat_error *err);

@@ -36,6 +36,7 @@
 #include "nat.h"
 #include "net.h"
 #include "ns.h"
+#include "output.h"
 #include "publish.h"
 #include "seccomp.h"
 #include "state.h"
@@ -58,6 +59,7 @@ struct sandbox {
 	bool leased, veth_created, nat_added;
 	struct moat_publisher *publisher; /* published ports, bound before the claim */
 	struct moat_audit_log *audit;	  /* /var/log/moat/NAME.jsonl, from the claim on */
+	struct moat_output *output;	  /* --detach: stdout and stderr, relayed to NAME.log */
 	uint64_t cgroup_id;		  /* of the cgroup2 directory; 0 without one */
 	struct moat_syscount *syscount;	  /* accounting = yes: registered for syscall counts */
 	json_object *degraded;		  /* layers --allow-degraded let fail (array) */
@@ -194,6 +196,10 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	/* Dies with the supervisor; the PID namespace, and all in it, with us. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return moat_error_errno(err, "set the parent-death signal");
+	/* --detach: the output pipe, never the log file itself (see output.h). */
+	if (sb->output && (dup2(moat_output_writer_fd(sb->output), STDOUT_FILENO) < 0 ||
+			   dup2(moat_output_writer_fd(sb->output), STDERR_FILENO) < 0))
+		return moat_error_errno(err, "redirect output to its pipe");
 	if (init_close_fds(fd, err) < 0)
 		return -1;
 	if (moat_cgroup_v1_open(sb->cgroup, v1, err) < 0)
@@ -641,22 +647,20 @@ static int connect_network(struct sandbox *sb, struct moat_error *err)
 /* Detached: stdio goes to the log, which outlives the sandbox. */
 static int redirect_to_log(struct sandbox *sb, struct moat_error *err)
 {
-	_cleanup_free_ char *path = moat_strdup_printf("%s/%s.log", MOAT_LOG_DIR, sb->opts->name);
-	_cleanup_close_ int logfd = -EBADF, nullfd = -EBADF;
+	_cleanup_close_ int nullfd = -EBADF;
+	int logfd;
 
-	if (!path)
-		return moat_error_errno(err, "open the log");
-	if (moat_mkdir_p(MOAT_LOG_DIR, 0750, err) < 0)
+	if (moat_output_open(sb->opts->name, &sb->output, err) < 0)
 		return -1;
-	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (logfd < 0)
-		return moat_error_errno(err, "open %s", path);
+	logfd = moat_output_file_fd(sb->output);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nullfd < 0)
 		return moat_error_errno(err, "open /dev/null");
+	/* Our own messages go to the file; the sandbox gets the pipe (init_setup). */
 	if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-		return moat_error_errno(err, "redirect stdio to %s", path);
-	json_object_object_add(sb->state.json, "log", json_object_new_string(path));
+		return moat_error_errno(err, "redirect stdio to %s", moat_output_path(sb->output));
+	json_object_object_add(sb->state.json, "log",
+			       json_object_new_string(moat_output_path(sb->output)));
 	return 0;
 }
 
@@ -697,6 +701,8 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 		init_main(sb);
 	close(sb->sync[1]);
 	sb->sync[1] = -EBADF;
+	if (sb->output)
+		moat_output_close_writer(sb->output); /* EOF once the sandbox is gone */
 	sb->init_pid = pid;
 	sb->in_cgroup2 = into_cgroup;
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
@@ -917,6 +923,8 @@ static void teardown(struct sandbox *sb, int code, const struct moat_error *fail
 				&ignored);
 	moat_audit_close(sb->audit);
 	sb->audit = NULL;
+	moat_output_free(sb->output);
+	sb->output = NULL;
 	if (sb->claimed)
 		moat_state_remove(&sb->state, &ignored);
 	moat_seccomp_free(sb->seccomp);
@@ -935,16 +943,17 @@ static void teardown(struct sandbox *sb, int code, const struct moat_error *fail
 
 /* A publisher that could not return to the host's netns would serve the
  * host's clients from inside the sandbox's: stop rather than go on. */
-static void serve_published(void *data)
+static bool serve_published(void *data)
 {
 	struct sandbox *sb = data;
 	struct moat_error err;
 
 	if (moat_publish_dispatch(sb->publisher, &err) == 0)
-		return;
+		return true;
 	moat_error_prefix(&err, "%s", sb->opts->name);
 	moat_error_print(&err, stderr);
 	kill(sb->init_pid, SIGKILL);
+	return true;
 }
 
 /* IPv4 hooks, and v4-mapped packets, are logged as IPv4; an AF_INET6
@@ -992,12 +1001,21 @@ static void log_lost(struct sandbox *sb)
 	sb->allowed_lost = c.allowed_lost;
 }
 
-static void serve_net_events(void *data)
+static bool serve_net_events(void *data)
 {
 	struct sandbox *sb = data;
 
 	if (moat_egress_events_consume(sb->egress, on_net_event, sb) > 0)
 		log_lost(sb);
+	return true;
+}
+
+/* --detach: what the sandbox wrote, into its log. */
+static bool serve_output(void *data)
+{
+	struct sandbox *sb = data;
+
+	return moat_output_relay(sb->output, true);
 }
 
 #define CLIENTS_SHOWN 64
@@ -1053,7 +1071,7 @@ static int client_cmp(const void *a, const void *b)
 /* Once a second while clients come: the busiest clients of the published
  * ports into clients.json, where `moat status` reads them (one client making
  * thousands of requests, model extraction, stands out). */
-static void serve_clients_tick(void *data)
+static bool serve_clients_tick(void *data)
 {
 	struct sandbox *sb = data;
 	struct client_rows rows = {0};
@@ -1062,11 +1080,11 @@ static void serve_clients_tick(void *data)
 	uint64_t ticks;
 
 	if (read(sb->clients_timer, &ticks, sizeof(ticks)) < 0)
-		return;
+		return true;
 	moat_publish_for_each_client(sb->publisher, add_client, &rows);
 	if (rows.checksum == sb->clients_seen) {
 		free(rows.v);
-		return;
+		return true;
 	}
 	sb->clients_seen = rows.checksum;
 	qsort(rows.v, rows.n, sizeof(*rows.v), client_cmp);
@@ -1088,6 +1106,7 @@ static void serve_clients_tick(void *data)
 			      json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), &ignored);
 	json_object_put(root);
 	free(rows.v);
+	return true;
 }
 
 static int start_clients_timer(struct sandbox *sb)
@@ -1103,7 +1122,7 @@ static int start_clients_timer(struct sandbox *sb)
 /* Until init is reaped: signals, published ports, denials for the audit log. */
 static int supervise(struct sandbox *sb)
 {
-	struct moat_watch watches[3];
+	struct moat_watch watches[4];
 	size_t n = 0;
 	int code;
 
@@ -1116,8 +1135,13 @@ static int supervise(struct sandbox *sb)
 	if (moat_egress_events_fd(sb->egress) >= 0)
 		watches[n++] = (struct moat_watch){moat_egress_events_fd(sb->egress), serve_net_events,
 						   sb};
+	if (sb->output)
+		watches[n++] = (struct moat_watch){moat_output_reader_fd(sb->output), serve_output,
+						   sb};
 	code = moat_supervise(sb->init_pid, sb->sigfd, sb->sync[0], watches, n);
-	/* Denials made just before the end still reach the log. */
+	/* Output and denials made just before the end still reach the logs. */
+	if (sb->output)
+		serve_output(sb);
 	serve_net_events(sb);
 	if (sb->egress)
 		log_lost(sb);

@@ -100,8 +100,8 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_wat
 			break;
 		}
 		for (size_t i = 0; i < n_watches; i++)
-			if (fds[2 + i].revents)
-				watches[i].ready(watches[i].data);
+			if (fds[2 + i].revents && !watches[i].ready(watches[i].data))
+				fds[2 + i].fd = -1; /* poll skips it */
 		if (fds[1].fd >= 0 && fds[1].revents) {
 			struct moat_sync_msg msg;
 			int r = moat_sync_recv(sync_fd, &msg);

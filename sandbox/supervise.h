@@ -41,10 +41,12 @@ void moat_forwarded_signals(sigset_t *set);
 int moat_exit_code(int wait_status);
 
 /* Another fd the supervisor serves while the sandbox runs (published ports,
- * the denial ring buffer): ready(data) is called when fd is readable. */
+ * the denial ring buffer, a detached sandbox's output): ready(data) is
+ * called when fd is readable, and returns false when fd is done (at its
+ * end: polling it would only say so again). */
 struct moat_watch {
 	int fd;
-	void (*ready)(void *data);
+	bool (*ready)(void *data);
 	void *data;
 };
 

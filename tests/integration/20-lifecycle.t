@@ -37,7 +37,7 @@ name=life-stdio-$$
 mdetach "$name" -- /bin/sh -c "echo to-the-log; $fds; exec sleep 1000" <&- >&- 2>&-
 for _ in $(seq 50); do grep -qs /dev/null "/var/log/moat/$name.log" && break; sleep 0.1; done
 "$MOAT" stop "$name" >/dev/null 2>&1
-like "$(tr '\n' ' ' <"/var/log/moat/$name.log")" "to-the-log /dev/null /var/log/moat/$name.log /var/log/moat/$name.log" \
+like "$(tr '\n' ' ' <"/var/log/moat/$name.log")" "to-the-log /dev/null pipe:\[[0-9]+\] pipe:\[[0-9]+\]" \
 	"--detach with closed stdio logs the command's output"
 rm -f "/var/log/moat/$name.log" "/var/log/moat/$name.jsonl"
 
@@ -144,6 +144,32 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 ok $([ "$ms" -ge 900 ] && [ "$ms" -lt 6000 ] && echo 0 || echo 1) "after about the timeout (${ms} ms)"
 like "$(tail -1 "/var/log/moat/$name.log")" "exited with status 137" "the log records the SIGKILL"
 rm -f "/var/log/moat/$name.log" "/var/log/moat/life-detach-$$.log"
+
+# A detached sandbox writes into a pipe the supervisor copies into NAME.log:
+# it cannot truncate the file, and the file is rotated at 16 MiB.
+name=life-output-$$
+mdetach "$name" -- /usr/bin/python3 -c '
+import os
+os.write(1, b"kept\n")
+try:
+    os.ftruncate(1, 0)
+    os.write(1, b"truncated\n")
+except OSError:
+    os.write(1, b"ftruncate refused\n")
+chunk = b"0123456789abcdef" * 4096
+for _ in range(17 * 16):
+    os.write(1, chunk)
+os.write(1, b"\nlast\n")
+' >/dev/null
+for _ in $(seq 100); do [ -e "/run/moat/$name" ] || break; sleep 0.1; done
+log=/var/log/moat/$name.log
+is "$(head -2 "$log.1")" "kept
+ftruncate refused" "the sandbox cannot truncate its log"
+size=$(stat -c %s "$log.1")
+ok $([ "$size" -gt 15000000 ] && [ "$size" -le 16777216 ] && echo 0 || echo 1) "the log rotated at 16 MiB ($size bytes)"
+is "$(tail -2 "$log")" "last
+moat: $name: exited with status 0" "the rest, and the exit, are in the fresh file"
+rm -f "$log" "$log.1"
 
 # Detached failures are reported by `moat run` itself.
 out=$("$MOAT" run --detach --name life-fail-$$ -- /no/such/command 2>&1)

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* A detached sandbox's output, relayed into its log file. See output.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "parse.h"
+#include "state.h"
+#include "util.h"
+
+#define FILE_SUFFIX    ".log"
+#define ROTATED_SUFFIX ".log.1"
+#define CHUNK	       65536 /* a default pipe's capacity */
+
+struct moat_output {
+	int dirfd;
+	int fd;	       /* the current NAME.log */
+	int pipe[2];   /* [0] the supervisor reads, [1] the sandbox writes */
+	uint64_t cap;
+	char path[PATH_MAX];
+	char file[MOAT_NAME_MAX + sizeof(FILE_SUFFIX)];
+	char rotated[MOAT_NAME_MAX + sizeof(ROTATED_SUFFIX)];
+	char buf[CHUNK];
+};
+
+static void output_freep(struct moat_output **o)
+{
+	moat_output_free(*o);
+}
+
+int moat_output_open_at(const char *dir, const char *name, uint64_t cap,
+			struct moat_output **ret, struct moat_error *err)
+{
+	_cleanup_(output_freep) struct moat_output *o = NULL;
+
+	if (!moat_name_valid(name))
+		return moat_error_set(err, EINVAL, "invalid sandbox name \"%s\"", name);
+	if (moat_mkdir_p(dir, 0750, err) < 0)
+		return moat_error_prefix(err, "output log");
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return moat_error_errno(err, "output log of %s", name);
+	o->dirfd = o->fd = o->pipe[0] = o->pipe[1] = -EBADF;
+	o->cap = cap ? cap : MOAT_OUTPUT_CAP_DEFAULT;
+	snprintf(o->path, sizeof(o->path), "%s/%s" FILE_SUFFIX, dir, name);
+	snprintf(o->file, sizeof(o->file), "%s" FILE_SUFFIX, name);
+	snprintf(o->rotated, sizeof(o->rotated), "%s" ROTATED_SUFFIX, name);
+	o->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->dirfd < 0)
+		return moat_error_errno(err, "open %s", dir);
+	o->fd = moat_log_file_open(o->dirfd, o->file, err);
+	if (o->fd < 0)
+		return moat_error_prefix(err, "output log %s", dir);
+	if (pipe2(o->pipe, O_CLOEXEC) < 0 || fcntl(o->pipe[0], F_SETFL, O_NONBLOCK) < 0)
+		return moat_error_errno(err, "output pipe of %s", name);
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
+int moat_output_open(const char *name, struct moat_output **ret, struct moat_error *err)
+{
+	return moat_output_open_at(MOAT_LOG_DIR, name, 0, ret, err);
+}
+
+const char *moat_output_path(const struct moat_output *o)
+{
+	return o->path;
+}
+
+int moat_output_file_fd(const struct moat_output *o)
+{
+	return o->fd;
+}
+
+int moat_output_writer_fd(const struct moat_output *o)
+{
+	return o->pipe[1];
+}
+
+void moat_output_close_writer(struct moat_output *o)
+{
+	moat_closep(&o->pipe[1]);
+}
+
+int moat_output_reader_fd(const struct moat_output *o)
+{
+	return o->pipe[0];
+}
+
+/* NAME.log becomes NAME.log.1 and a fresh NAME.log takes its place; on any
+ * failure writing goes on where it was. */
+static void rotate(struct moat_output *o, bool follow_stdio)
+{
+	struct moat_error ignored;
+	int fd;
+
+	if (renameat(o->dirfd, o->file, o->dirfd, o->rotated) < 0)
+		return;
+	fd = moat_log_file_open(o->dirfd, o->file, &ignored);
+	if (fd < 0)
+		return;
+	if (follow_stdio) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	close(o->fd);
+	o->fd = fd;
+}
+
+/* Appends n bytes of buf, rotating first when they would pass the cap. */
+static void append(struct moat_output *o, size_t n, bool follow_stdio)
+{
+	struct stat st;
+
+	/* Sized by fstat: the supervisor's own messages append to it too. */
+	if (fstat(o->fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + n > o->cap)
+		rotate(o, follow_stdio);
+	moat_write_all(o->fd, o->buf, n); /* dropped if refused: see output.h */
+}
+
+bool moat_output_relay(struct moat_output *o, bool follow_stdio)
+{
+	for (;;) {
+		ssize_t n = read(o->pipe[0], o->buf, sizeof(o->buf));
+
+		if (n > 0) {
+			append(o, (size_t)n, follow_stdio);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && errno == EAGAIN;
+	}
+}
+
+void moat_output_free(struct moat_output *o)
+{
+	if (!o)
+		return;
+	moat_closep(&o->fd);
+	moat_closep(&o->pipe[0]);
+	moat_closep(&o->pipe[1]);
+	moat_closep(&o->dirfd);
+	free(o);
+}

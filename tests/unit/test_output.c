@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests for sandbox/output.c: a detached sandbox's output relayed from
+ * its pipe into NAME.log, rotated at the cap, and the end of the pipe. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "util.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-output-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_error err;
+
+	moat_rm_rf(f->dir, &err);
+	free(f);
+	return 0;
+}
+
+static const char *path_of(struct fixture *f, const char *file)
+{
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, file);
+	return f->path;
+}
+
+/* The whole file as a string (at most 4 KiB): the tests write less. */
+static const char *contents(struct fixture *f, const char *file)
+{
+	static char buf[4096];
+	int fd = open(path_of(f, file), O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void put(struct moat_output *o, const char *s)
+{
+	assert_int_equal(moat_write_all(moat_output_writer_fd(o), s, strlen(s)), 0);
+}
+
+static void test_relay_appends(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+	int fd;
+
+	/* An existing log is appended to, not replaced. */
+	fd = open(path_of(f, "sb.log"), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "before\n", 7), 7);
+	close(fd);
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 0, &o, &err), 0);
+	assert_string_equal(moat_output_path(o), path_of(f, "sb.log"));
+	/* Nothing yet: more may come. */
+	assert_true(moat_output_relay(o, false));
+	put(o, "one\n");
+	put(o, "two\n");
+	assert_true(moat_output_relay(o, false));
+	assert_string_equal(contents(f, "sb.log"), "before\none\ntwo\n");
+	moat_output_free(o);
+}
+
+static void test_relay_rotates(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+	struct stat st;
+
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 10, &o, &err), 0);
+	put(o, "12345678\n");
+	assert_true(moat_output_relay(o, false));
+	/* 9 + 9 bytes would pass the cap of 10: a fresh file first. */
+	put(o, "abcdefgh\n");
+	assert_true(moat_output_relay(o, false));
+	assert_string_equal(contents(f, "sb.log.1"), "12345678\n");
+	assert_string_equal(contents(f, "sb.log"), "abcdefgh\n");
+	/* One rotated file is kept: the next rotation replaces it. */
+	put(o, "ABCDEFGH\n");
+	assert_true(moat_output_relay(o, false));
+	assert_string_equal(contents(f, "sb.log.1"), "abcdefgh\n");
+	assert_string_equal(contents(f, "sb.log"), "ABCDEFGH\n");
+	/* A chunk bigger than the cap still goes in whole, into a fresh file. */
+	put(o, "a line longer than the cap\n");
+	assert_true(moat_output_relay(o, false));
+	assert_string_equal(contents(f, "sb.log"), "a line longer than the cap\n");
+	assert_int_equal(stat(path_of(f, "sb.log.1"), &st), 0);
+	assert_int_equal(st.st_size, 9);
+	moat_output_free(o);
+}
+
+static void test_relay_end(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 0, &o, &err), 0);
+	put(o, "last words\n");
+	moat_output_close_writer(o);
+	assert_int_equal(moat_output_writer_fd(o), -EBADF);
+	/* What was written before the end is kept, and the end is reported. */
+	assert_false(moat_output_relay(o, false));
+	assert_string_equal(contents(f, "sb.log"), "last words\n");
+	moat_output_free(o);
+}
+
+/* Whoever can write to the log directory must not get moat (root) to write
+ * to another file through a link at the log's name. */
+static void test_open_refuses_link(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+	char target[128];
+
+	snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
+	assert_int_equal(symlink(target, path_of(f, "sb.log")), 0);
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 0, &o, &err), -1);
+	assert_int_equal(err.errnum, ELOOP);
+	assert_null(o);
+	assert_int_equal(access(target, F_OK), -1);
+}
+
+static void test_open_bad_name(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+
+	assert_int_equal(moat_output_open_at(f->dir, "../escape", 0, &o, &err), -1);
+	assert_int_equal(err.errnum, EINVAL);
+	assert_null(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_relay_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_rotates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_bad_name, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -98,6 +98,8 @@ static const struct {
 } constants[] = {
     {"TIOCSTI", TIOCSTI},
     {"TIOCLINUX", TIOCLINUX},
+    {"TIOCSETD", TIOCSETD},
+    {"TIOCCONS", TIOCCONS},
     {"FIONREAD", FIONREAD},
     {"AF_UNIX", AF_UNIX},
     {"AF_INET", AF_INET},

@@ -103,6 +103,11 @@ forbid bpf
 # bits that the kernel reads (CVE-2019-10063).
 forbid ioctl arg1&0xffffffff==TIOCSTI
 forbid ioctl arg1&0xffffffff==TIOCLINUX
+# A terminal's line discipline is kernel code, loaded on demand where
+# dev.tty.ldisc_autoload = 1 (n_hdlc CVE-2017-2636, n_gsm CVE-2023-6546);
+# TIOCCONS turns the terminal into the console.
+forbid ioctl arg1&0xffffffff==TIOCSETD
+forbid ioctl arg1&0xffffffff==TIOCCONS
 
 # --- Kernel attack surface a model server does not use: deny ----------------
 # A policy can lift these with `allow =`, an explicit operator choice.
@@ -138,15 +143,35 @@ deny fanotify_mark
 # personality(0xffffffff) is denied too: the filter cannot allow two values.
 deny personality arg0!=PER_LINUX
 
-# Socket families: packet sockets see and forge raw frames and have had
-# several exploitable bugs (CVE-2016-8655, CVE-2017-7308, CVE-2020-14386);
-# vsock talks to the hypervisor (CVE-2021-26708). Netlink is allowed for
-# NETLINK_ROUTE only, which glibc's getaddrinfo uses (AI_ADDRCONFIG) and
-# `ip` needs to show addresses; the other families (netfilter, audit,
-# sock_diag, xfrm, ...) configure or observe the kernel.
-deny socket arg0&0xffffffff==AF_PACKET
-deny socket arg0&0xffffffff==AF_VSOCK
+# Socket families: a model server needs unix, inet and inet6 sockets, and
+# route netlink, which glibc's getaddrinfo uses (AI_ADDRCONFIG) and `ip`
+# needs to show addresses. Every other family is denied: each is kernel code
+# that distribution kernels load on demand for any user (AF_ALG, TIPC, RDS,
+# CAN, ...), and several have had exploitable bugs: packet sockets
+# (CVE-2016-8655, CVE-2017-7308, CVE-2020-14386), vsock, which talks to the
+# hypervisor (CVE-2021-26708), RDS (CVE-2010-3904), TIPC (CVE-2021-43267).
+# The other netlink families (netfilter, audit, sock_diag, xfrm, ...)
+# configure or observe the kernel. The values are Linux's, the same on every
+# architecture: 0 is AF_UNSPEC, 3-9 and 11-15 the families between AF_INET
+# (2), AF_INET6 (10) and AF_NETLINK (16); above it, AF_PACKET (17) and all
+# later ones (a value with junk in its upper 32 bits counts as above too).
+deny socket arg0&0xffffffff==0
+deny socket arg0&0xffffffff==3
+deny socket arg0&0xffffffff==4
+deny socket arg0&0xffffffff==5
+deny socket arg0&0xffffffff==6
+deny socket arg0&0xffffffff==7
+deny socket arg0&0xffffffff==8
+deny socket arg0&0xffffffff==9
+deny socket arg0&0xffffffff==11
+deny socket arg0&0xffffffff==12
+deny socket arg0&0xffffffff==13
+deny socket arg0&0xffffffff==14
+deny socket arg0&0xffffffff==15
+deny socket arg0>AF_NETLINK
 deny socket arg0&0xffffffff==AF_NETLINK arg2!=NETLINK_ROUTE
+# socketpair exists for AF_UNIX (and TIPC): only AF_UNIX.
+deny socketpair arg0&0xffffffff!=AF_UNIX
 
 # x86 segment descriptors: only Wine and DOS emulators need them, and the
 # entry code they reach has had exploitable bugs (CVE-2015-3290, CVE-2015-5157).

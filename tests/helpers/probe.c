@@ -206,6 +206,15 @@ static long probe_ioctl_tiocsti_hi(void)
 	return syscall(SYS_ioctl, -1, (0x123UL << 32) | (unsigned long)TIOCSTI, BAD_POINTER);
 }
 
+static long probe_ioctl_tiocsetd(void)
+{
+	/* Sets a terminal's line discipline, loading its module on demand;
+	 * fd -1: EBADF, nothing changed. */
+	int ldisc = 0;
+
+	return syscall(SYS_ioctl, -1, (unsigned long)TIOCSETD, &ldisc);
+}
+
 static long probe_socket(int family, int type)
 {
 	long fd = syscall(SYS_socket, family, type | SOCK_CLOEXEC, 0);
@@ -220,6 +229,31 @@ static long probe_socket_packet(void)
 	/* A raw packet socket with protocol 0 receives nothing until bound
 	 * and sends nothing; it is closed at once. Needs CAP_NET_RAW. */
 	return probe_socket(AF_PACKET, SOCK_RAW);
+}
+
+static long probe_socket_alg(void)
+{
+	/* The kernel crypto API's sockets: closed at once, never bound.
+	 * EAFNOSUPPORT where the kernel has no AF_ALG. */
+	return probe_socket(AF_ALG, SOCK_SEQPACKET);
+}
+
+static long probe_socket_ax25(void)
+{
+	/* A family below AF_INET6 (3): EAFNOSUPPORT on most kernels. */
+	return probe_socket(AF_AX25, SOCK_DGRAM);
+}
+
+static long probe_socketpair_inet(void)
+{
+	int sv[2];
+	long r = syscall(SYS_socketpair, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+
+	if (r == 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	return r; /* EOPNOTSUPP from the kernel */
 }
 
 static long probe_socket_vsock(void)
@@ -362,6 +396,10 @@ static const struct syscall_probe syscall_probes[] = {
 	{ "ioctl-tiocsti-hi", probe_ioctl_tiocsti_hi, "high bits set, fd -1: EBADF if reachable" },
 	{ "socket-packet", probe_socket_packet, "AF_PACKET raw, closed: 0 with CAP_NET_RAW" },
 	{ "socket-vsock", probe_socket_vsock, "AF_VSOCK stream, closed: 0 if allowed" },
+	{ "socket-alg", probe_socket_alg, "AF_ALG seqpacket, closed: 0 if allowed" },
+	{ "socket-ax25", probe_socket_ax25, "AF_AX25 dgram, closed: EAFNOSUPPORT mostly" },
+	{ "socketpair-inet", probe_socketpair_inet, "AF_INET pair: EOPNOTSUPP if reachable" },
+	{ "ioctl-tiocsetd", probe_ioctl_tiocsetd, "fd -1: EBADF if reachable" },
 	{ "chroot", probe_chroot, "chroot(\"/\") in the probe's child: 0 with CAP_SYS_CHROOT" },
 	{ "pivot_root", probe_pivot_root, "nonexistent roots: ENOENT with CAP_SYS_ADMIN" },
 	{ "open_by_handle_at", probe_open_by_handle_at, "bad handle: EBADF/EFAULT if reachable" },

@@ -39,8 +39,8 @@ verdicts() {
 denied=(ptrace mount umount2 unshare setns bpf perf_event_open keyctl io_uring_setup
 	userfaultfd kexec_load init_module finit_module delete_module reboot swapon
 	settimeofday personality chroot pivot_root open_by_handle_at ioctl-tiocsti
-	ioctl-tiocsti-hi socket-packet socket-vsock clone-newns fsopen open_tree
-	move_mount syslog)
+	ioctl-tiocsti-hi ioctl-tiocsetd socket-packet socket-vsock socket-alg socket-ax25
+	socketpair-inet clone-newns fsopen open_tree move_mount syslog)
 
 # --- baseline, action errno: EPERM --------------------------------------------
 # Calls that need a capability the sandbox has dropped (reboot, chroot,
@@ -71,7 +71,8 @@ done
 # below need no capability and get an answer other than EPERM from the
 # kernel itself (ESRCH, EBADF, EOPNOTSUPP, 0), which shows that the filter
 # let them through.
-reach_unprivileged=(ptrace setns keyctl personality ioctl-tiocsti ioctl-tiocsti-hi)
+reach_unprivileged=(ptrace setns keyctl personality ioctl-tiocsti ioctl-tiocsti-hi ioctl-tiocsetd
+	socket-alg socket-ax25 socketpair-inet)
 out=$(in_sandbox --policy "$(policy base-log 'profile = baseline' 'action = log')" \
 	-- /opt/t/probe syscall getppid clone3 "${denied[@]}")
 verdicts "$out"

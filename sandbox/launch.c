@@ -356,6 +356,25 @@ static pid_t init_start_command(struct sandbox *sb, struct moat_error *err)
 	return pid;
 }
 
+/*
+ * Init never exec'd, so /proc/1/cmdline, which every process in the sandbox
+ * may read, would show moat's own command line: policy and bind paths,
+ * --env values. Called once the command has exec'd: until then its argv
+ * points into this area.
+ */
+static void init_hide_cmdline(void)
+{
+	static const char name[] = "moat-init";
+	unsigned long long area[2]; /* arg_start, arg_end (proc(5)) */
+	size_t len;
+
+	if (moat_proc_stat(getpid(), 48, 2, area) < 0 || area[1] <= area[0])
+		return;
+	len = (size_t)(area[1] - area[0]);
+	memset((void *)(uintptr_t)area[0], 0, len);
+	memcpy((void *)(uintptr_t)area[0], name, len < sizeof(name) ? len - 1 : sizeof(name));
+}
+
 static _Noreturn void init_main(struct sandbox *sb)
 {
 	struct moat_error err = {0};
@@ -376,6 +395,7 @@ static _Noreturn void init_main(struct sandbox *sb)
 	command = init_start_command(sb, &err);
 	if (command < 0)
 		goto fail;
+	init_hide_cmdline();
 	moat_init_reap(command, sigfd, sb->sync[1]);
 	_exit(0);
 fail:

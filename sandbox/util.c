@@ -267,31 +267,37 @@ uint64_t moat_boottime_ns(void)
 	return clock_ns(CLOCK_BOOTTIME);
 }
 
-int moat_proc_starttime(pid_t pid, unsigned long long *ret)
+int moat_proc_stat(pid_t pid, int first, int n, unsigned long long *ret)
 {
 	char path[64], buf[1024];
 	_cleanup_close_ int fd = -EBADF;
-	ssize_t n;
+	ssize_t len;
 	char *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
+	len = read(fd, buf, sizeof(buf) - 1);
+	if (len <= 0)
 		return -1;
-	buf[n] = '\0';
+	buf[len] = '\0';
 	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
 	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
-	p++;
-	for (int field = 3; field < 22; field++) {
+	p++; /* the space before field 3 */
+	for (int field = 4; field < first + n; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -1;
+		if (field >= first)
+			ret[field - first] = strtoull(p + 1, NULL, 10);
 	}
-	*ret = strtoull(p + 1, NULL, 10);
 	return 0;
+}
+
+int moat_proc_starttime(pid_t pid, unsigned long long *ret)
+{
+	return moat_proc_stat(pid, 22, 1, ret);
 }

@@ -102,6 +102,10 @@ int moat_sha256_hex(const void *data, size_t len, char out[65], struct moat_erro
 uint64_t moat_now_ns(void);
 uint64_t moat_boottime_ns(void);
 
+/* Fields first .. first + n - 1 of /proc/PID/stat as numbers, numbered as in
+ * proc(5); first >= 4 (field 3, the state, is a letter). */
+int moat_proc_stat(pid_t pid, int first, int n, unsigned long long *ret);
+
 /* Start time of a process, in clock ticks since boot (/proc/PID/stat field 22):
  * with the pid it names a process uniquely, so a reused pid is told apart. */
 int moat_proc_starttime(pid_t pid, unsigned long long *ret);

@@ -128,6 +128,13 @@ static _Noreturn void command_main(struct sandbox *sb, int report_fd)
 		moat_error_errno(&err, "chdir /");
 		command_fail(report_fd, 0, &err);
 	}
+	/* No core files: a model's memory (weights, prompts) must not land on
+	 * the host, where core_pattern may hand it to a helper. Hard limit
+	 * too, before the capability that could raise it is gone. */
+	if (setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}) < 0) {
+		moat_error_errno(&err, "set RLIMIT_CORE");
+		command_fail(report_fd, 0, &err);
+	}
 	if (moat_caps_drop_all(p->uid, p->gid, &err) < 0)
 		command_fail(report_fd, 0, &err);
 	/* Every inherited fd above 2 closes at exec; the report pipe too, so

@@ -68,6 +68,9 @@ is "$out" "HOME=/tmp PASSME=passed PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin
 # init is a fork of moat and holds the caller's whole environment: non-dumpable, so unreadable.
 out=$(SECRET_TOKEN=hunter2 in_sandbox --user 0:0 -- /bin/sh -c 'cat /proc/1/environ 2>/dev/null | tr "\0" "\n" | grep -c SECRET_TOKEN')
 is "$out" "0" "init's environment is not readable from the command, even as uid 0"
+out=$(ulimit -c unlimited; in_sandbox -- /bin/sh -c 'ulimit -c; ulimit -H -c' | tr '\n' ' ')
+is "$out" "0 0 " "no core files: RLIMIT_CORE is 0, soft and hard, whatever the caller's"
+
 # Its command line is readable by anyone, and would be moat's own (paths, --env values).
 out=$(in_sandbox --env SETME=cmdline-secret -- /bin/sh -c 'tr "\0" " " </proc/1/cmdline')
 like "$out" "^moat-init *$" "init's command line is moat-init only, not moat's arguments"

@@ -821,6 +821,7 @@ static int record_running(struct sandbox *sb, struct moat_error *err)
 	json_object *j = sb->state.json;
 	_cleanup_free_ char *buf = NULL;
 	struct moat_error ignored;
+	unsigned long long starttime = 0;
 	char path[64];
 
 	struct moat_audit_start start = {
@@ -834,6 +835,9 @@ static int record_running(struct sandbox *sb, struct moat_error *err)
 	};
 
 	json_object_object_add(j, "pid", json_object_new_int(sb->init_pid));
+	/* moat stop checks it: the supervisor may have reaped init already. */
+	if (moat_proc_starttime(sb->init_pid, &starttime) == 0)
+		json_object_object_add(j, "pid_starttime", json_object_new_uint64(starttime));
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", sb->init_pid, sb->init_pid);
 	if (moat_read_file(path, 4096, &buf, NULL, &ignored) == 0 && atoi(buf) > 0) {
 		start.command_pid = atoi(buf);

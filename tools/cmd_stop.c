@@ -113,7 +113,7 @@ int cmd_stop(int argc, char **argv)
 	if (moat_state_read(name, &state, &err) < 0)
 		return moat_fail(&err, MOAT_EXIT_FAILURE);
 	sup = open_process(state, "supervisor_pid", "supervisor_starttime");
-	init = open_process(state, "pid", NULL);
+	init = open_process(state, "pid", "pid_starttime");
 	json_object_put(state);
 	if (sup < 0) {
 		fprintf(stderr, "moat: stop: %s: supervisor is gone (run moat gc)\n", name);

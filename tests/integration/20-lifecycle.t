@@ -34,10 +34,10 @@ out=$(msandbox -- /bin/sh -c 'readlink /proc/$$/fd/2; exit 3' 2>&-)
 is "$?" 3 "a closed stderr does not fail the launch"
 is "$out" /dev/null "a closed stderr reaches the command as /dev/null"
 name=life-stdio-$$
-mdetach "$name" -- /bin/sh -c "echo to-the-log; $fds; exec sleep 1000" <&- >&- 2>&-
-for _ in $(seq 50); do grep -qs /dev/null "/var/log/moat/$name.log" && break; sleep 0.1; done
+mdetach "$name" -- /bin/sh -c "echo to-the-log; $fds; echo done >&2; exec sleep 1000" <&- >&- 2>&-
+for _ in $(seq 50); do grep -qs '^done' "/var/log/moat/$name.log" && break; sleep 0.1; done
 "$MOAT" stop "$name" >/dev/null 2>&1
-like "$(tr '\n' ' ' <"/var/log/moat/$name.log")" "to-the-log /dev/null pipe:\[[0-9]+\] pipe:\[[0-9]+\]" \
+like "$(tr '\n' ' ' <"/var/log/moat/$name.log")" "to-the-log /dev/null pipe:\[[0-9]+\] pipe:\[[0-9]+\] done" \
 	"--detach with closed stdio logs the command's output"
 rm -f "/var/log/moat/$name.log" "/var/log/moat/$name.jsonl"
 

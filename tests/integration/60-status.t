@@ -329,7 +329,7 @@ like "$(cat "$TMP/metrics.txt")" "moat_sandbox_info\{sandbox=\"$net\",tier=\"int
 _pids+=($!)
 url=""
 for _ in $(seq 50); do
-	url=$(awk '/^serving /{print $2}' "$TMP/listen.out")
+	url=$(awk '/^serving /{print $2}' "$TMP/listen.out" 2>/dev/null) # created by the background job
 	[ -n "$url" ] && break
 	sleep 0.1
 done

@@ -78,6 +78,7 @@ struct sandbox {
 	pid_t init_pid;
 	int in_cgroup2; /* clone3 placed init in the cgroup2 directory */
 	int mntns;	/* init's mount namespace, released after accounting */
+	char *const *argv; /* the command's: opts->argv, in init a copy (see init_hide_cmdline) */
 };
 
 /* What the command's process tells init when it could not exec. */
@@ -149,8 +150,8 @@ static _Noreturn void command_main(struct sandbox *sb, int report_fd)
 	/* Last: the filter would refuse the capability and prctl calls above. */
 	if (moat_seccomp_install(sb->seccomp, &err) < 0)
 		command_fail(report_fd, 0, &err);
-	execvp(sb->opts->argv[0], sb->opts->argv);
-	moat_error_errno(&err, "exec %s", sb->opts->argv[0]);
+	execvp(sb->argv[0], sb->argv);
+	moat_error_errno(&err, "exec %s", sb->argv[0]);
 	command_fail(report_fd, 1, &err);
 }
 
@@ -364,22 +365,41 @@ static pid_t init_start_command(struct sandbox *sb, struct moat_error *err)
 }
 
 /*
- * Init never exec'd, so /proc/1/cmdline, which every process in the sandbox
+ * Init never exec's, so /proc/1/cmdline, which every process in the sandbox
  * may read, would show moat's own command line: policy and bind paths,
- * --env values. Called once the command has exec'd: until then its argv
- * points into this area.
+ * --env values. Before the command starts, its argv (which points into
+ * that area) moves to a copy, and the area is overwritten. Best effort: on
+ * failure the command still starts, with argv where it was.
  */
-static void init_hide_cmdline(void)
+static void init_hide_cmdline(struct sandbox *sb)
 {
 	static const char name[] = "moat-init";
 	unsigned long long area[2]; /* arg_start, arg_end (proc(5)) */
-	size_t len;
+	char *start, *copy, **argv;
+	size_t len, n = 0;
 
 	if (moat_proc_stat(getpid(), 48, 2, area) < 0 || area[1] <= area[0])
 		return;
+	start = (char *)(uintptr_t)area[0];
 	len = (size_t)(area[1] - area[0]);
-	memset((void *)(uintptr_t)area[0], 0, len);
-	memcpy((void *)(uintptr_t)area[0], name, len < sizeof(name) ? len - 1 : sizeof(name));
+	while (sb->argv[n])
+		n++;
+	copy = malloc(len);
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!copy || !argv) {
+		free(copy);
+		free(argv);
+		return;
+	}
+	memcpy(copy, start, len);
+	for (size_t i = 0; i < n; i++) {
+		char *a = sb->argv[i];
+
+		argv[i] = a >= start && a < start + len ? copy + (a - start) : a;
+	}
+	sb->argv = argv; /* init's to keep until it exits */
+	memset(start, 0, len);
+	memcpy(start, name, len < sizeof(name) ? len - 1 : sizeof(name));
 }
 
 static _Noreturn void init_main(struct sandbox *sb)
@@ -399,10 +419,10 @@ static _Noreturn void init_main(struct sandbox *sb)
 		moat_error_errno(&err, "signalfd");
 		goto fail;
 	}
+	init_hide_cmdline(sb);
 	command = init_start_command(sb, &err);
 	if (command < 0)
 		goto fail;
-	init_hide_cmdline();
 	moat_init_reap(command, sigfd, sb->sync[1]);
 	_exit(0);
 fail:
@@ -1206,6 +1226,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	struct sandbox sb = {
 		.opts = opts,
 		.policy = opts->policy,
+		.argv = opts->argv,
 		.sync = {-EBADF, -EBADF},
 		.sigfd = -EBADF,
 		.clients_timer = -EBADF,

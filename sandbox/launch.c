@@ -692,6 +692,36 @@ static int connect_network(struct sandbox *sb, struct moat_error *err)
 }
 
 /* Detached: stdio goes to the log, which outlives the sandbox. */
+/*
+ * A terminal shared with the sandbox is readable by it, and the command runs
+ * outside the caller's session, where job control cannot stop it: from
+ * there it could read what is typed at the terminal long after moat was put
+ * in the background. So output terminals are reopened write-only, and a
+ * terminal on stdin is kept only when moat starts in its foreground.
+ */
+static int guard_terminal(struct moat_error *err)
+{
+	_cleanup_close_ int null = -EBADF;
+
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		_cleanup_close_ int wronly = -EBADF;
+		char path[32];
+
+		if (!isatty(fd))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		wronly = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (wronly < 0 || dup2(wronly, fd) < 0)
+			return moat_error_errno(err, "reopen the terminal on fd %d write-only", fd);
+	}
+	if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) == getpgrp())
+		return 0;
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+		return moat_error_errno(err, "replace a background terminal stdin with /dev/null");
+	return 0;
+}
+
 static int redirect_to_log(struct sandbox *sb, struct moat_error *err)
 {
 	_cleanup_close_ int nullfd = -EBADF;
@@ -1243,7 +1273,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		goto fail;
 	if (claim(&sb, err) < 0)
 		goto fail;
-	if (opts->detach && redirect_to_log(&sb, err) < 0)
+	if ((opts->detach ? redirect_to_log(&sb, err) : guard_terminal(err)) < 0)
 		goto fail;
 	record_identity(&sb);
 	if (make_cgroup(&sb, err) < 0)

@@ -71,6 +71,42 @@ is "$out" "0" "init's environment is not readable from the command, even as uid 
 out=$(ulimit -c unlimited; in_sandbox -- /bin/sh -c 'ulimit -c; ulimit -H -c' | tr '\n' ' ')
 is "$out" "0 0 " "no core files: RLIMIT_CORE is 0, soft and hard, whatever the caller's"
 
+# A terminal shared with the sandbox: the command is outside the caller's
+# session, so job control cannot stop it reading the terminal. Run moat on
+# a pty of its own, in the terminal's foreground group and in another one.
+cat >"$TMP/ptyrun.py" <<'EOF'
+import os, pty, sys
+args = sys.argv[1:]
+bg = args[0] == "--bg"
+args = args[1:] if bg else args
+pid, fd = pty.fork()
+if pid == 0:
+    if bg:
+        # A session leader cannot leave its group: a child in a new one.
+        child = os.fork()
+        if child:
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+        os.setpgid(0, 0)
+    os.execvp(args[0], args)
+out = b""
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
+EOF
+# fd N's access mode (0 read, 1 write, 2 both), and what stdin is.
+modes='for f in 0 1 2; do printf "%s:%s " $f "$(grep ^flags /proc/$$/fdinfo/$f | tr -dc 0-7 | tail -c 1)"; done; readlink /proc/$$/fd/0'
+out=$(python3 "$TMP/ptyrun.py" "$MOAT" run -- /bin/sh -c "$modes")
+like "$out" "^0:2 1:1 2:1 /dev/pts/" "in the foreground the terminal is stdin; as stdout and stderr it is write-only"
+out=$(python3 "$TMP/ptyrun.py" --bg "$MOAT" run -- /bin/sh -c "$modes")
+is "$out" "0:0 1:1 2:1 /dev/null" "in the background a terminal stdin is replaced by /dev/null"
+
 # Its command line is readable by anyone, and would be moat's own (paths, --env values).
 out=$(in_sandbox --env SETME=cmdline-secret -- /bin/sh -c 'tr "\0" " " </proc/1/cmdline')
 like "$out" "^moat-init *$" "init's command line is moat-init only, not moat's arguments"

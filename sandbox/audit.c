@@ -786,16 +786,18 @@ static int tail_fd(struct tail_reader *t, int fd, off_t size)
 			e = (size_t)(nl - t->buf) + 1;
 			partial = false;
 		}
-		/* buf[0, e) ends with a newline: hand over each line whose start is here. */
+		/* buf[0, e) ends with a newline: hand over each line whose start
+		 * is here, skipping those over MOAT_AUDIT_LINE_MAX (newline
+		 * included), as the carry below does. */
 		while (e > 1 && (nl = memrchr(t->buf, '\n', e - 1))) {
 			size_t s = (size_t)(nl - t->buf) + 1;
 
-			if (t->fn(t->buf + s, e - 1 - s, t->data))
+			if (e - s <= MOAT_AUDIT_LINE_MAX && t->fn(t->buf + s, e - 1 - s, t->data))
 				return 1;
 			e = s;
 		}
 		if (start == 0)
-			return e > 1 ? t->fn(t->buf, e - 1, t->data) : 0;
+			return e > 1 && e <= MOAT_AUDIT_LINE_MAX ? t->fn(t->buf, e - 1, t->data) : 0;
 		if (e > MOAT_AUDIT_LINE_MAX) {
 			carry = 0;
 			partial = true;
@@ -824,20 +826,21 @@ static int open_log(int dirfd, const char *file, struct stat *st)
 
 /* NAME.jsonl from its end, then NAME.jsonl.1 (unless a rotation in between
  * made it the file just read). */
-static int tail_log(struct tail_reader *t, const char *name, struct moat_error *err)
+static int tail_log(struct tail_reader *t, const char *dir, const char *name,
+		    struct moat_error *err)
 {
-	_cleanup_close_ int dirfd = open(MOAT_LOG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char file[MOAT_NAME_MAX + 16];
 	struct stat cur = {0}, old;
 	bool found = false;
 	int fd;
 
 	if (dirfd < 0)
-		return moat_error_errno(err, "open %s", MOAT_LOG_DIR);
+		return moat_error_errno(err, "open %s", dir);
 	snprintf(file, sizeof(file), "%s.jsonl", name);
 	fd = open_log(dirfd, file, &cur);
 	if (fd < 0 && errno != ENOENT)
-		return moat_error_errno(err, "open %s/%s", MOAT_LOG_DIR, file);
+		return moat_error_errno(err, "open %s/%s", dir, file);
 	if (fd >= 0) {
 		found = true;
 		if (tail_fd(t, fd, cur.st_size)) {
@@ -849,7 +852,7 @@ static int tail_log(struct tail_reader *t, const char *name, struct moat_error *
 	snprintf(file, sizeof(file), "%s.jsonl.1", name);
 	fd = open_log(dirfd, file, &old);
 	if (fd < 0 && errno != ENOENT)
-		return moat_error_errno(err, "open %s/%s", MOAT_LOG_DIR, file);
+		return moat_error_errno(err, "open %s/%s", dir, file);
 	if (fd >= 0) {
 		found = true;
 		if (old.st_dev != cur.st_dev || old.st_ino != cur.st_ino)
@@ -861,8 +864,8 @@ static int tail_log(struct tail_reader *t, const char *name, struct moat_error *
 	return 0;
 }
 
-int moat_audit_tail(const char *name, size_t budget, moat_audit_tail_fn fn, void *data,
-		    struct moat_error *err)
+int moat_audit_tail_at(const char *dir, const char *name, size_t budget, moat_audit_tail_fn fn,
+		       void *data, struct moat_error *err)
 {
 	struct tail_reader t = {.budget = budget, .fn = fn, .data = data};
 	int r;
@@ -870,7 +873,13 @@ int moat_audit_tail(const char *name, size_t budget, moat_audit_tail_fn fn, void
 	t.buf = malloc(TAIL_CHUNK + MOAT_AUDIT_LINE_MAX);
 	if (!t.buf)
 		return moat_error_set(err, ENOMEM, "read the audit log of %s", name);
-	r = tail_log(&t, name, err);
+	r = tail_log(&t, dir, name, err);
 	free(t.buf);
 	return r;
+}
+
+int moat_audit_tail(const char *name, size_t budget, moat_audit_tail_fn fn, void *data,
+		    struct moat_error *err)
+{
+	return moat_audit_tail_at(MOAT_LOG_DIR, name, budget, fn, data, err);
 }

@@ -161,5 +161,8 @@ void moat_audit_reader_free(struct moat_audit_reader *r);
 typedef int (*moat_audit_tail_fn)(const char *line, size_t len, void *data);
 int moat_audit_tail(const char *name, size_t budget, moat_audit_tail_fn fn, void *data,
 		    struct moat_error *err);
+/* As moat_audit_tail() in dir: for tests. */
+int moat_audit_tail_at(const char *dir, const char *name, size_t budget, moat_audit_tail_fn fn,
+		       void *data, struct moat_error *err);
 
 #endif

@@ -757,6 +757,53 @@ static void test_reader_overlong(void **state)
 	moat_audit_reader_free(r);
 }
 
+struct tail_lines {
+	size_t n;
+	size_t len[8];
+};
+
+static int collect_tail(const char *line, size_t len, void *data)
+{
+	struct tail_lines *t = data;
+
+	(void)line;
+	if (t->n < 8)
+		t->len[t->n++] = len;
+	return 0;
+}
+
+/* The tail skips a line over MOAT_AUDIT_LINE_MAX wherever it falls: within a
+ * chunk, across chunks, or first in the file. */
+static void test_tail_skips_overlong(void **state)
+{
+	struct fixture *f = *state;
+	size_t big = 100000;
+	char *junk = malloc(big + 2);
+	struct tail_lines t = {0};
+	struct moat_error err;
+
+	memset(junk, 'x', big);
+	memcpy(junk + big, "\n", 2);
+	append_raw(f, "tl.jsonl", junk);
+	append_raw(f, "tl.jsonl", "{\"seq\":0}\n");
+	append_raw(f, "tl.jsonl", junk);
+	append_raw(f, "tl.jsonl", "{\"seq\":1}\n");
+	junk[MOAT_AUDIT_LINE_MAX] = '\n'; /* with its newline one byte too long */
+	junk[MOAT_AUDIT_LINE_MAX + 1] = '\0';
+	append_raw(f, "tl.jsonl", junk);
+	append_raw(f, "tl.jsonl", "{\"seq\":2}\n");
+	junk[MOAT_AUDIT_LINE_MAX - 1] = '\n'; /* exactly MOAT_AUDIT_LINE_MAX: kept */
+	junk[MOAT_AUDIT_LINE_MAX] = '\0';
+	append_raw(f, "tl.jsonl", junk);
+	free(junk);
+	assert_int_equal(moat_audit_tail_at(f->dir, "tl", 1 << 20, collect_tail, &t, &err), 0);
+	assert_int_equal(t.n, 4);
+	assert_int_equal(t.len[0], MOAT_AUDIT_LINE_MAX - 1);
+	assert_int_equal(t.len[1], 9);
+	assert_int_equal(t.len[2], 9);
+	assert_int_equal(t.len[3], 9);
+}
+
 /* .1 first, then the current file; rotations while following lose nothing. */
 static void test_reader_follows_rotation(void **state)
 {
@@ -857,6 +904,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_partial_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_overlong, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_skips_overlong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_follows_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_two_rotations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_rotated_only, setup, teardown),

@@ -33,6 +33,10 @@
 #define MIB		(1024ull * 1024)
 #define PIDS_MAX	4194304 /* PID_MAX_LIMIT on 64-bit kernels */
 
+/* inih reads a line into INI_MAX_LINE bytes, its newline and NUL included:
+ * the longest line a policy file can hold (and moat_policy_format print). */
+#define POLICY_LINE_MAX (INI_MAX_LINE - 2)
+
 /* ---- built-in defaults, life cycle ----------------------------------------------------- */
 
 /*
@@ -1313,6 +1317,35 @@ static bool check_lists(const struct moat_policy *p, const char *w, const char *
 	return ok;
 }
 
+/* What moat_policy_format prints must load back, so each of its lines must
+ * fit inih's buffer: a value (a path, an environment value) that made its
+ * line longer is refused here, wherever it came from. */
+static bool check_line_lengths(const struct moat_policy *p, const char *w, const char *sep,
+			       struct moat_diag *diag)
+{
+	_cleanup_free_ char *text = moat_policy_to_string(p);
+	bool ok = true;
+
+	if (!text) {
+		diag_add(diag, "%s%sout of memory", w, sep);
+		return false;
+	}
+	for (char *line = text, *nl; *line; line = *nl ? nl + 1 : nl) {
+		size_t len;
+
+		nl = strchrnul(line, '\n');
+		len = (size_t)(nl - line);
+		if (len <= POLICY_LINE_MAX)
+			continue;
+		diag_add(diag, "%s%s%.*s: value too long (its line \"%.*s = ...\" would be %zu "
+			 "characters, a policy file line at most %d)",
+			 w, sep, (int)strcspn(line, " "), line, (int)strcspn(line, " "), line, len,
+			 POLICY_LINE_MAX);
+		ok = false;
+	}
+	return ok;
+}
+
 int moat_policy_validate(const struct moat_policy *p, const char *where, struct moat_diag *diag)
 {
 	const char *w = where ? where : "", *sep = where ? ": " : "";
@@ -1322,6 +1355,7 @@ int moat_policy_validate(const struct moat_policy *p, const char *where, struct 
 	ok &= check_network(p, w, sep, diag);
 	ok &= check_binds(p, w, sep, diag);
 	ok &= check_lists(p, w, sep, diag);
+	ok &= check_line_lengths(p, w, sep, diag);
 	return ok ? 0 : -1;
 }
 
@@ -1434,10 +1468,19 @@ static void format_env(const struct moat_policy *p, FILE *out)
 
 int moat_policy_format(const struct moat_policy *p, FILE *out)
 {
+	const char *tier = p->tier ? p->tier : MOAT_DEFAULT_TIER;
+	const char *source = p->source ? p->source : "(built-in defaults)";
+	/* The comment must fit a line too: a long source keeps its end. */
+	size_t room = POLICY_LINE_MAX - strlen("# moat policy: tier , source ") - strlen(tier);
+
 	fputs("# moat policy: tier ", out);
-	put_comment_text(p->tier ? p->tier : MOAT_DEFAULT_TIER, out);
+	put_comment_text(tier, out);
 	fputs(", source ", out);
-	put_comment_text(p->source ? p->source : "(built-in defaults)", out);
+	if (strlen(source) > room) {
+		fputs("...", out);
+		source += strlen(source) - (room - 3);
+	}
+	put_comment_text(source, out);
 	fputs("\n# Every list key starts with an empty assignment, which clears what the tier "
 	      "set.\n\n",
 	      out);

@@ -634,6 +634,55 @@ static void test_long_line(void **state)
 	p = load_ok(text);
 	assert_int_equal(strlen(p->env_set[0].value), 190);
 	moat_policy_free(p);
+
+	/* 198 characters written tightly print as 200 ("set = "): the policy
+	 * would not load back, so it does not load. */
+	n = snprintf(text, sizeof(text), "[env]\nset=X=");
+	memset(text + n, 'x', (size_t)(198 - 6));
+	snprintf(text + n + 192, sizeof(text) - (size_t)n - 192, "\n");
+	assert_int_equal(load_text(text, path, sizeof(path), &p, &diag), -1);
+	expect_lines(&diag, 1);
+	expect_line(&diag, 0,
+		    "%s: set: value too long (its line \"set = ...\" would be 200 characters, a "
+		    "policy file line at most 198)",
+		    path);
+	moat_diag_free(&diag);
+
+	/* The same from the command line (moat_policy_set), caught by validate. */
+	p = load_ok("");
+	memset(text, 'x', 300);
+	memcpy(text, "TOKEN=", 6);
+	text[300] = '\0';
+	assert_int_equal(moat_policy_set(p, "env", "set", text, NULL), 0);
+	assert_int_equal(moat_policy_validate(p, "--env", &diag), -1);
+	expect_lines(&diag, 1);
+	expect_line(&diag, 0,
+		    "--env: set: value too long (its line \"set = ...\" would be 306 characters, a "
+		    "policy file line at most 198)");
+	moat_diag_free(&diag);
+	moat_policy_free(p);
+}
+
+/* The first comment line names the source: a long path is cut to fit. */
+static void test_long_source(void **state)
+{
+	_cleanup_free_ char *text = NULL;
+	struct moat_policy *p;
+
+	(void)state;
+	p = load_ok("[sandbox]\ntier = base\n");
+	free(p->source);
+	p->source = malloc(400);
+	assert_non_null(p->source);
+	memset(p->source, 'd', 399);
+	p->source[0] = '/';
+	p->source[399] = '\0';
+	text = moat_policy_to_string(p);
+	assert_non_null(text);
+	assert_int_equal(strchr(text, '\n') - text, 198);
+	assert_non_null(strstr(text, ", source ...ddd"));
+	assert_roundtrip(p);
+	moat_policy_free(p);
 }
 
 static void test_tier_missing(void **state)
@@ -1061,6 +1110,7 @@ int main(void)
 		cmocka_unit_test_setup(test_every_error_reported, test_setup),
 		cmocka_unit_test_setup(test_syntax, test_setup),
 		cmocka_unit_test_setup(test_long_line, test_setup),
+		cmocka_unit_test_setup(test_long_source, test_setup),
 		cmocka_unit_test_setup(test_tier_missing, test_setup),
 		cmocka_unit_test_setup(test_tier_bad_name, test_setup),
 		cmocka_unit_test_setup(test_tier_rules, test_setup),

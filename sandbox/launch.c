@@ -101,6 +101,16 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+static int wait_for(int sync_fd, enum moat_sync_type type, struct moat_error *err)
+{
+	struct moat_sync_msg msg;
+	int r = moat_sync_recv(sync_fd, &msg);
+
+	if (r <= 0 || msg.type != type)
+		return moat_error_set(err, EPIPE, "supervisor went away before the start");
+	return 0;
+}
+
 static _Noreturn void command_fail(int report_fd, int is_exec, const struct moat_error *err)
 {
 	struct exec_report rep = {.is_exec = is_exec, .err = *err};
@@ -147,6 +157,10 @@ static _Noreturn void command_main(struct sandbox *sb, int report_fd)
 	reset_signals();
 	/* execvp searches the PATH of the current environment, so switch first. */
 	environ = sb->env.v;
+	/* Set up while the supervisor turns accounting on; its EXEC comes on
+	 * init's socket, which init, waiting for our exec, does not read. */
+	if (wait_for(sb->sync[1], MOAT_SYNC_EXEC, &err) < 0)
+		command_fail(report_fd, 0, &err);
 	/* Last: the filter would refuse the capability and prctl calls above. */
 	if (moat_seccomp_install(sb->seccomp, &err) < 0)
 		command_fail(report_fd, 0, &err);
@@ -156,16 +170,6 @@ static _Noreturn void command_main(struct sandbox *sb, int report_fd)
 }
 
 /* ---- the child: init, PID 1 of the sandbox ----------------------------- */
-
-static int init_wait_for(int sync_fd, enum moat_sync_type type, struct moat_error *err)
-{
-	struct moat_sync_msg msg;
-	int r = moat_sync_recv(sync_fd, &msg);
-
-	if (r <= 0 || msg.type != type)
-		return moat_error_set(err, EPIPE, "supervisor went away before the start");
-	return 0;
-}
 
 /* Only the sync socket and stdio cross into the sandbox: not the state
  * directory's lock, not any other descriptor the caller leaked to moat. */
@@ -212,7 +216,7 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 		return -1;
 	if (moat_cgroup_v1_open(sb->cgroup, v1, err) < 0)
 		return -1;
-	if (init_wait_for(fd, MOAT_SYNC_GO, err) < 0)
+	if (wait_for(fd, MOAT_SYNC_GO, err) < 0)
 		return -1;
 	if (moat_ns_set_hostname(hostname, err) < 0)
 		return -1;
@@ -231,7 +235,7 @@ static int init_setup(struct sandbox *sb, struct moat_error *err)
 	 * without CLONE_INTO_CGROUP, moved us into cgroup2). Nothing of the
 	 * command runs before that, and the new cgroup namespace is rooted at
 	 * the sandbox's own cgroups. */
-	if (init_wait_for(fd, MOAT_SYNC_JOINED, err) < 0)
+	if (wait_for(fd, MOAT_SYNC_JOINED, err) < 0)
 		return -1;
 	/* cgroup2 placed us at clone; the v1 groups, made meanwhile, we join
 	 * ourselves, still single-threaded. */
@@ -806,7 +810,8 @@ static int send_to_init(struct sandbox *sb, enum moat_sync_type type, struct moa
 
 /*
  * The supervisor's part of the set-up after clone, while init builds its
- * root; init starts the command only on the JOINED message.
+ * root. On JOINED init starts the command, which drops its privileges and
+ * waits; on EXEC it installs its seccomp filter and execs.
  */
 static int finish_setup(struct sandbox *sb, struct moat_error *err)
 {
@@ -820,14 +825,16 @@ static int finish_setup(struct sandbox *sb, struct moat_error *err)
 		return -1;
 	if (!sb->in_cgroup2 && moat_cgroup_enter_v2(sb->cgroup, sb->init_pid, err) < 0)
 		return -1;
-	/* Here, not before clone: attaching the host-wide tracepoint may wait
-	 * for an RCU grace period (after the last accounted sandbox detached
-	 * it), which init's root building now hides. Only init's own setup runs
-	 * uncounted; the command's first syscall comes after JOINED. */
+	if (send_to_init(sb, MOAT_SYNC_JOINED, err) < 0)
+		return -1;
+	/* While init and the command set up: attaching the host-wide
+	 * tracepoint may wait for an RCU grace period (after the last accounted
+	 * sandbox detached it), which that work hides. Only moat's own set-up
+	 * runs uncounted; the command's exec is its first counted syscall. */
 	if (make_accounting(sb, err) < 0)
 		return -1;
 	record_guarantees(sb);
-	return send_to_init(sb, MOAT_SYNC_JOINED, err);
+	return send_to_init(sb, MOAT_SYNC_EXEC, err);
 }
 
 static json_object *argv_json(char *const *argv)

@@ -18,6 +18,7 @@
 enum moat_sync_type {
 	MOAT_SYNC_GO = 1,	/* supervisor -> init: build the sandbox's root */
 	MOAT_SYNC_JOINED,	/* supervisor -> init: in every cgroup now, start the command */
+	MOAT_SYNC_EXEC,		/* supervisor -> the command, on init's socket: exec now */
 	MOAT_SYNC_ERROR,	/* init -> supervisor: setup failed (errnum, msg) */
 	MOAT_SYNC_EXEC_OK,	/* init -> supervisor: the command was exec'd */
 	MOAT_SYNC_EXEC_FAILED,	/* init -> supervisor: execve failed (errnum, msg) */

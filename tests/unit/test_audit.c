@@ -19,43 +19,16 @@
 
 #include "audit.h"
 #include "util.h"
-
-struct fixture {
-	char dir[64];
-};
+#include "tmpdir.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-audit-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tmpdir_setup(state, "audit");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	struct moat_error err;
-
-	moat_rm_rf(f->dir, &err);
-	free(f);
-	return 0;
-}
-
-/* Into a static buffer: one path per call expression. */
-static char *path_of(struct fixture *f, const char *file)
-{
-	static char path[128];
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, file);
-	return path;
+	return tmpdir_teardown(state);
 }
 
 static struct moat_audit_log *open_log(struct fixture *f, const char *name, uint64_t cap)

@@ -17,41 +17,16 @@
 
 #include "output.h"
 #include "util.h"
-
-struct fixture {
-	char dir[64];
-	char path[128];
-};
+#include "tmpdir.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-output-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tmpdir_setup(state, "output");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	struct moat_error err;
-
-	moat_rm_rf(f->dir, &err);
-	free(f);
-	return 0;
-}
-
-static const char *path_of(struct fixture *f, const char *file)
-{
-	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, file);
-	return f->path;
+	return tmpdir_teardown(state);
 }
 
 /* The whole file as a string (at most 4 KiB): the tests write less. */

@@ -1103,7 +1103,7 @@ static bool serve_output(void *data)
 {
 	struct sandbox *sb = data;
 
-	return moat_output_relay(sb->output, true);
+	return moat_output_relay(sb->output, true) >= 0;
 }
 
 #define CLIENTS_SHOWN 64
@@ -1228,8 +1228,8 @@ static int supervise(struct sandbox *sb)
 						   sb};
 	code = moat_supervise(sb->init_pid, sb->sigfd, sb->sync[0], watches, n);
 	/* Output and denials made just before the end still reach the logs. */
-	if (sb->output)
-		serve_output(sb);
+	while (sb->output && moat_output_relay(sb->output, true) > 0)
+		;
 	serve_net_events(sb);
 	if (sb->egress)
 		log_lost(sb);

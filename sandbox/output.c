@@ -16,6 +16,8 @@
 #define FILE_SUFFIX    ".log"
 #define ROTATED_SUFFIX ".log.1"
 #define CHUNK	       65536 /* a default pipe's capacity */
+#define RELAY_CHUNKS   16    /* per call: a sandbox that writes without end must not
+			      * keep the supervisor from its signals and other fds */
 
 struct moat_output {
 	int dirfd;
@@ -123,19 +125,21 @@ static void append(struct moat_output *o, size_t n, bool follow_stdio)
 	moat_write_all(o->fd, o->buf, n); /* dropped if refused: see output.h */
 }
 
-bool moat_output_relay(struct moat_output *o, bool follow_stdio)
+int moat_output_relay(struct moat_output *o, bool follow_stdio)
 {
-	for (;;) {
+	for (int chunks = 0; chunks < RELAY_CHUNKS;) {
 		ssize_t n = read(o->pipe[0], o->buf, sizeof(o->buf));
 
 		if (n > 0) {
 			append(o, (size_t)n, follow_stdio);
+			chunks++;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		return n < 0 && errno == EAGAIN;
+		return n < 0 && errno == EAGAIN ? 0 : -1;
 	}
+	return 1;
 }
 
 void moat_output_free(struct moat_output *o)

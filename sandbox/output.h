@@ -47,13 +47,14 @@ void moat_output_close_writer(struct moat_output *o);
 int moat_output_reader_fd(const struct moat_output *o);
 
 /*
- * Copies what the pipe holds into the file, rotating on the way, and, with
- * follow_stdio, points fds 1 and 2 at a file that replaced the old one.
- * Returns false once every writer has closed the pipe (nothing more will
- * come), true while more may. Output the file refuses (disk full) is read
- * and dropped: the sandbox never blocks on a full disk.
+ * Copies what the pipe holds, up to 1 MiB a call, into the file, rotating on
+ * the way, and, with follow_stdio, points fds 1 and 2 at a file that
+ * replaced the old one. Returns 1 when it stopped at that bound (call again),
+ * 0 when the pipe is empty for now, -1 once every writer has closed it (or
+ * reading failed): nothing more will come. Output the file refuses (disk
+ * full) is read and dropped: the sandbox never blocks on a full disk.
  */
-bool moat_output_relay(struct moat_output *o, bool follow_stdio);
+int moat_output_relay(struct moat_output *o, bool follow_stdio);
 
 void moat_output_free(struct moat_output *o);
 

@@ -525,10 +525,8 @@ static int open_files(struct moat_audit_reader *r, int done_fd)
 	old = open_read(r->dirfd, r->rotated);
 	if (old < 0 && errno != ENOENT)
 		return -1;
-	if (old >= 0 && fstat(old, &st) == 0 && (same_file(cur, &st) || same_file(done_fd, &st))) {
+	if (old >= 0 && fstat(old, &st) == 0 && (same_file(cur, &st) || same_file(done_fd, &st)))
 		moat_closep(&old);
-		old = -EBADF;
-	}
 	if (cur < 0 && old < 0) {
 		errno = ENOENT;
 		return -1;

@@ -780,8 +780,7 @@ static int spawn(struct sandbox *sb, struct moat_error *err)
 		return -1;
 	if (pid == 0)
 		init_main(sb);
-	close(sb->sync[1]);
-	sb->sync[1] = -EBADF;
+	moat_closep(&sb->sync[1]);
 	if (sb->output)
 		moat_output_close_writer(sb->output); /* EOF once the sandbox is gone */
 	sb->init_pid = pid;

@@ -237,7 +237,6 @@ int moat_state_remove(struct moat_state *st, struct moat_error *err)
 void moat_state_release(struct moat_state *st)
 {
 	moat_closep(&st->dirfd);
-	st->dirfd = -EBADF;
 	free(st->dir);
 	st->dir = NULL;
 	json_object_put(st->json);

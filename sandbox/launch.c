@@ -695,7 +695,16 @@ static int connect_network(struct sandbox *sb, struct moat_error *err)
 	return moat_publish_start(sb->publisher, netns, err);
 }
 
-/* Detached: stdio goes to the log, which outlives the sandbox. */
+/* Standard input from /dev/null: for a detached or a background sandbox. */
+static int stdin_from_null(struct moat_error *err)
+{
+	_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+		return moat_error_errno(err, "open /dev/null as standard input");
+	return 0;
+}
+
 /*
  * A terminal shared with the sandbox is readable by it, and the command runs
  * outside the caller's session, where job control cannot stop it: from
@@ -705,8 +714,6 @@ static int connect_network(struct sandbox *sb, struct moat_error *err)
  */
 static int guard_terminal(struct moat_error *err)
 {
-	_cleanup_close_ int null = -EBADF;
-
 	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
 		_cleanup_close_ int wronly = -EBADF;
 		char path[32];
@@ -720,25 +727,19 @@ static int guard_terminal(struct moat_error *err)
 	}
 	if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) == getpgrp())
 		return 0;
-	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null < 0 || dup2(null, STDIN_FILENO) < 0)
-		return moat_error_errno(err, "replace a background terminal stdin with /dev/null");
-	return 0;
+	return stdin_from_null(err);
 }
 
+/* Detached: stdio goes to the log, which outlives the sandbox. */
 static int redirect_to_log(struct sandbox *sb, struct moat_error *err)
 {
-	_cleanup_close_ int nullfd = -EBADF;
 	int logfd;
 
-	if (moat_output_open(sb->opts->name, &sb->output, err) < 0)
+	if (moat_output_open(sb->opts->name, &sb->output, err) < 0 || stdin_from_null(err) < 0)
 		return -1;
 	logfd = moat_output_file_fd(sb->output);
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nullfd < 0)
-		return moat_error_errno(err, "open /dev/null");
 	/* Our own messages go to the file; the sandbox gets the pipe (init_setup). */
-	if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+	if (dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		return moat_error_errno(err, "redirect stdio to %s", moat_output_path(sb->output));
 	json_object_object_add(sb->state.json, "log",
 			       json_object_new_string(moat_output_path(sb->output)));

@@ -1332,15 +1332,16 @@ static bool check_line_lengths(const struct moat_policy *p, const char *w, const
 	}
 	for (char *line = text, *nl; *line; line = *nl ? nl + 1 : nl) {
 		size_t len;
+		int key;
 
 		nl = strchrnul(line, '\n');
 		len = (size_t)(nl - line);
 		if (len <= POLICY_LINE_MAX)
 			continue;
+		key = (int)strcspn(line, " ");
 		diag_add(diag, "%s%s%.*s: value too long (its line \"%.*s = ...\" would be %zu "
 			 "characters, a policy file line at most %d)",
-			 w, sep, (int)strcspn(line, " "), line, (int)strcspn(line, " "), line, len,
-			 POLICY_LINE_MAX);
+			 w, sep, key, line, key, line, len, POLICY_LINE_MAX);
 		ok = false;
 	}
 	return ok;

@@ -111,19 +111,11 @@ int moat_fail(const struct moat_error *err, int code)
 static int open_std_fds(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {
-		int null;
-
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
-		/* The lowest free fd: this one. */
-		null = open("/dev/null", O_RDWR);
-		if (null < 0)
+		/* Those below are open by now: the lowest free fd is this one. */
+		if (open("/dev/null", O_RDWR) < 0)
 			return -1;
-		if (null != fd) {
-			close(null);
-			errno = EBADF;
-			return -1;
-		}
 	}
 	return 0;
 }

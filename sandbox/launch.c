@@ -32,6 +32,7 @@
 #include "egress.h"
 #include "env.h"
 #include "launch.h"
+#include "memory.h"
 #include "mount.h"
 #include "nat.h"
 #include "net.h"
@@ -427,6 +428,10 @@ static _Noreturn void init_main(struct sandbox *sb)
 	command = init_start_command(sb, &err);
 	if (command < 0)
 		goto fail;
+	/* From here init only reaps and forwards signals, for as long as the
+	 * sandbox lives: give back the set-up it ran and the supervisor's
+	 * memory it inherited and never reads (see memory.h). */
+	moat_memory_release();
 	moat_init_reap(command, sigfd, sb->sync[1]);
 	_exit(0);
 fail:
@@ -678,6 +683,8 @@ static int connect_network(struct sandbox *sb, struct moat_error *err)
 			if (moat_nat_add(&sb->lease.sandbox, err) < 0)
 				return -1;
 			sb->nat_added = true;
+			/* Needed again only at teardown: not kept mapped meanwhile. */
+			moat_nat_unload();
 		}
 	}
 	if (!sb->publisher)
@@ -816,6 +823,9 @@ static int send_to_init(struct sandbox *sb, enum moat_sync_type type, struct moa
 static int finish_setup(struct sandbox *sb, struct moat_error *err)
 {
 	if (send_to_init(sb, MOAT_SYNC_GO, err) < 0)
+		return -1;
+	/* Mapped only now that init is cloned, which does not need it. */
+	if (sb->egress && moat_egress_events_open(sb->egress, err) < 0)
 		return -1;
 	/* Hybrid hosts: the v1 groups and their limits, 1-2 ms of mkdir and
 	 * writes that init's mounts now hide. */
@@ -973,6 +983,32 @@ static void release_network(struct sandbox *sb)
 	sb->leased = false;
 }
 
+/* What only the set-up needs (init has its own copy): for release_setup,
+ * and teardown when the launch failed first. Idempotent. */
+static void free_setup(struct sandbox *sb)
+{
+	moat_seccomp_free(sb->seccomp);
+	sb->seccomp = NULL;
+	moat_mount_plan_free(&sb->plan);
+	moat_strv_clear(&sb->env);
+	free(sb->passwd);
+	sb->passwd = NULL;
+	free(sb->group);
+	sb->group = NULL;
+	free(sb->policy_text);
+	sb->policy_text = NULL;
+}
+
+/* Once the command runs the supervisor only serves it, for as long as the
+ * sandbox lives: what set-up needed goes, then the memory it leaves behind
+ * (see memory.h). After the report to a detached `moat run`, which need not
+ * wait for it. */
+static void release_setup(struct sandbox *sb)
+{
+	free_setup(sb);
+	moat_memory_release();
+}
+
 /* Teardown mirrors setup and runs whatever state was reached. The audit
  * log's "stop" comes before the state goes: `moat events --follow` ends
  * when the state does, and must have printed it. */
@@ -1015,17 +1051,12 @@ static void teardown(struct sandbox *sb, int code, const struct moat_error *fail
 	sb->output = NULL;
 	if (sb->claimed)
 		moat_state_remove(&sb->state, &ignored);
-	moat_seccomp_free(sb->seccomp);
 	moat_closep(&sb->sync[0]);
 	moat_closep(&sb->sync[1]);
 	moat_closep(&sb->sigfd);
 	moat_closep(&sb->clients_timer);
 	json_object_put(sb->degraded);
-	moat_mount_plan_free(&sb->plan);
-	moat_strv_clear(&sb->env);
-	free(sb->passwd);
-	free(sb->group);
-	free(sb->policy_text);
+	free_setup(sb);
 	sigprocmask(SIG_SETMASK, &sb->saved_mask, NULL);
 }
 
@@ -1300,6 +1331,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 	if (record_running(&sb, err) < 0)
 		goto fail;
 	notify(&sb, 0, NULL);
+	release_setup(&sb);
 	code = supervise(&sb);
 	sb.init_pid = 0; /* reaped by moat_supervise */
 	report_oom(&sb);

@@ -55,9 +55,10 @@ for i in $(seq 20); do
 	"$MOAT" run -d --name "$n" --tier "$t" -- /bin/sleep 600 >/dev/null ||
 		die "could not start sandbox $n (tier $t)"
 done
-# A supervisor gives back its set-up's memory just after `moat run -d`
-# returns, init just after the command's exec: let both get there.
-sleep 1
+# The supervisor and init give back their set-up's memory once their
+# sandbox has run a second (RELEASE_AFTER_MS in sandbox/launch.c): measure
+# the sandboxes as they run from then on.
+sleep 2
 
 # kib PID FILE KEY: the value in kB of "KEY: N kB" in /proc/PID/FILE.
 kib() {

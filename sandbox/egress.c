@@ -665,6 +665,7 @@ static int ring_of_slot(int events_fd, __u32 slot, struct moat_error *err)
 static int insert_cfg_and_ring(struct moat_egress *eg, uint32_t own4, struct moat_error *err)
 {
 	struct moat_sandbox_cfg cfg = {.addr4 = own4, .flags = eg->cfg_flags};
+	struct ring_buffer *ring;
 	bool used[MOAT_RINGS_MAX];
 	int lock, r = -1;
 
@@ -682,19 +683,15 @@ static int insert_cfg_and_ring(struct moat_egress *eg, uint32_t own4, struct moa
 	eg->ring_fd = ring_of_slot(eg->objs.map[MAP_EVENTS], cfg.ring, err);
 	if (eg->ring_fd < 0)
 		goto out;
-	eg->ring = ring_buffer__new(eg->ring_fd, discard_sample, eg, NULL);
-	if (!eg->ring) {
+	/* A previous owner consumed all before it ended; drop anything left.
+	 * Unmapped again: the consumer is moat_egress_events_open's. */
+	ring = ring_buffer__new(eg->ring_fd, discard_sample, eg, NULL);
+	if (!ring) {
 		moat_error_errno(err, "open the denial ring buffer");
 		goto out;
 	}
-	/* A previous owner consumed all before it ended; drop anything left. */
-	ring_buffer__consume(eg->ring);
-	ring_buffer__free(eg->ring);
-	eg->ring = ring_buffer__new(eg->ring_fd, on_ring_sample, eg, NULL);
-	if (!eg->ring) {
-		moat_error_errno(err, "open the denial ring buffer");
-		goto out;
-	}
+	ring_buffer__consume(ring);
+	ring_buffer__free(ring);
 	if (bpf_map_update_elem(eg->objs.map[MAP_SANDBOXES], &eg->cgroup_id, &cfg, BPF_NOEXIST) < 0) {
 		moat_error_errno(err, "insert the sandbox's egress config");
 		goto out;
@@ -766,6 +763,18 @@ int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint64_t cgroup_id
 	if (insert_entries(eg, own4, err) < 0)
 		return -1;
 	return attach_links(eg, cgroup_fd, err);
+}
+
+int moat_egress_events_open(struct moat_egress *eg, struct moat_error *err)
+{
+	if (eg->ring)
+		return 0;
+	if (eg->ring_fd < 0)
+		return moat_error_set(err, EINVAL, "open the denial ring buffer: not attached");
+	eg->ring = ring_buffer__new(eg->ring_fd, on_ring_sample, eg, NULL);
+	if (!eg->ring)
+		return moat_error_errno(err, "open the denial ring buffer");
+	return 0;
 }
 
 int moat_egress_events_fd(const struct moat_egress *eg)

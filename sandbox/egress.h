@@ -56,8 +56,17 @@ size_t moat_egress_n_rules(const struct moat_egress *eg);
 int moat_egress_attach(struct moat_egress *eg, int cgroup_fd, uint64_t cgroup_id, uint32_t own4,
 		       struct moat_error *err);
 
+/*
+ * Maps the sandbox's event ring (after moat_egress_attach) for the calls
+ * below. Events wait in the ring until then, so it may come after the
+ * sandbox started: the supervisor maps it after cloning init, which would
+ * otherwise inherit the 512 KiB mapping for its whole life. Idempotent.
+ */
+int moat_egress_events_open(struct moat_egress *eg, struct moat_error *err);
+
 /* Denials, and with audit = full what the rules allowed: poll this fd for
- * POLLIN, then consume, which calls fn for each event without blocking. */
+ * POLLIN, then consume, which calls fn for each event without blocking.
+ * Before moat_egress_events_open the fd is -1 and there is nothing to consume. */
 int moat_egress_events_fd(const struct moat_egress *eg);
 typedef void (*moat_egress_event_fn)(const struct moat_net_event *e, void *data);
 int moat_egress_events_consume(struct moat_egress *eg, moat_egress_event_fn fn, void *data);

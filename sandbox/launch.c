@@ -32,6 +32,7 @@
 #include "egress.h"
 #include "env.h"
 #include "launch.h"
+#include "memory.h"
 #include "mount.h"
 #include "nat.h"
 #include "net.h"
@@ -45,6 +46,12 @@
 #include "util.h"
 
 #define SANDBOX_HOME "/tmp"
+
+/* The supervisor and init give back their set-up's memory (release_setup,
+ * moat_memory_release) once the sandbox has run this long: a short command
+ * is over before, and does not pay for a release it would not use, nor for
+ * faulting its teardown's code back in. */
+#define RELEASE_AFTER_MS 1000
 
 struct sandbox {
 	const struct moat_launch_opts *opts;
@@ -64,6 +71,7 @@ struct sandbox {
 	struct moat_syscount *syscount;	  /* accounting = yes: registered for syscall counts */
 	json_object *degraded;		  /* layers --allow-degraded let fail (array) */
 	int clients_timer;		  /* published ports: clients.json once a second */
+	int release_timer;		  /* fires once, RELEASE_AFTER_MS after the start */
 	uint64_t clients_seen;		  /* what clients.json last showed (a checksum) */
 	uint64_t events_lost;		  /* denials the ring had no room for, as logged */
 	uint64_t allowed_lost;		  /* allowed events (audit = full) the same */
@@ -427,7 +435,10 @@ static _Noreturn void init_main(struct sandbox *sb)
 	command = init_start_command(sb, &err);
 	if (command < 0)
 		goto fail;
-	moat_init_reap(command, sigfd, sb->sync[1]);
+	/* From here init only reaps and forwards signals, for as long as the
+	 * sandbox lives: once settled, it gives back the set-up it ran and the
+	 * supervisor's memory it inherited and never reads (see memory.h). */
+	moat_init_reap(command, sigfd, sb->sync[1], RELEASE_AFTER_MS, moat_memory_release);
 	_exit(0);
 fail:
 	moat_sync_send(sb->sync[1], MOAT_SYNC_ERROR, 0, &err);
@@ -678,6 +689,8 @@ static int connect_network(struct sandbox *sb, struct moat_error *err)
 			if (moat_nat_add(&sb->lease.sandbox, err) < 0)
 				return -1;
 			sb->nat_added = true;
+			/* Needed again only at teardown: not kept mapped meanwhile. */
+			moat_nat_unload();
 		}
 	}
 	if (!sb->publisher)
@@ -816,6 +829,9 @@ static int send_to_init(struct sandbox *sb, enum moat_sync_type type, struct moa
 static int finish_setup(struct sandbox *sb, struct moat_error *err)
 {
 	if (send_to_init(sb, MOAT_SYNC_GO, err) < 0)
+		return -1;
+	/* Mapped only now that init is cloned, which does not need it. */
+	if (sb->egress && moat_egress_events_open(sb->egress, err) < 0)
 		return -1;
 	/* Hybrid hosts: the v1 groups and their limits, 1-2 ms of mkdir and
 	 * writes that init's mounts now hide. */
@@ -973,6 +989,31 @@ static void release_network(struct sandbox *sb)
 	sb->leased = false;
 }
 
+/* What only the set-up needs (init has its own copy): for release_setup,
+ * and teardown when the launch failed first. Idempotent. */
+static void free_setup(struct sandbox *sb)
+{
+	moat_seccomp_free(sb->seccomp);
+	sb->seccomp = NULL;
+	moat_mount_plan_free(&sb->plan);
+	moat_strv_clear(&sb->env);
+	free(sb->passwd);
+	sb->passwd = NULL;
+	free(sb->group);
+	sb->group = NULL;
+	free(sb->policy_text);
+	sb->policy_text = NULL;
+}
+
+/* Once the command runs the supervisor only serves it, for as long as the
+ * sandbox lives: what set-up needed goes, then the memory it leaves behind
+ * (see memory.h). */
+static void release_setup(struct sandbox *sb)
+{
+	free_setup(sb);
+	moat_memory_release();
+}
+
 /* Teardown mirrors setup and runs whatever state was reached. The audit
  * log's "stop" comes before the state goes: `moat events --follow` ends
  * when the state does, and must have printed it. */
@@ -1015,17 +1056,13 @@ static void teardown(struct sandbox *sb, int code, const struct moat_error *fail
 	sb->output = NULL;
 	if (sb->claimed)
 		moat_state_remove(&sb->state, &ignored);
-	moat_seccomp_free(sb->seccomp);
 	moat_closep(&sb->sync[0]);
 	moat_closep(&sb->sync[1]);
 	moat_closep(&sb->sigfd);
 	moat_closep(&sb->clients_timer);
+	moat_closep(&sb->release_timer);
 	json_object_put(sb->degraded);
-	moat_mount_plan_free(&sb->plan);
-	moat_strv_clear(&sb->env);
-	free(sb->passwd);
-	free(sb->group);
-	free(sb->policy_text);
+	free_setup(sb);
 	sigprocmask(SIG_SETMASK, &sb->saved_mask, NULL);
 }
 
@@ -1197,6 +1234,29 @@ static bool serve_clients_tick(void *data)
 	return true;
 }
 
+static bool serve_release(void *data)
+{
+	struct sandbox *sb = data;
+	uint64_t ticks;
+
+	if (read(sb->release_timer, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return true;
+	release_setup(sb);
+	return false; /* once */
+}
+
+/* Returns -1 when the timer cannot be set; the caller releases at once. */
+static int start_release_timer(struct sandbox *sb)
+{
+	struct itimerspec once = {.it_value = {RELEASE_AFTER_MS / 1000,
+					       RELEASE_AFTER_MS % 1000 * 1000000L}};
+
+	sb->release_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sb->release_timer < 0 || timerfd_settime(sb->release_timer, 0, &once, NULL) < 0)
+		return -1;
+	return 0;
+}
+
 static int start_clients_timer(struct sandbox *sb)
 {
 	struct itimerspec every_second = {.it_interval = {1, 0}, .it_value = {1, 0}};
@@ -1207,13 +1267,18 @@ static int start_clients_timer(struct sandbox *sb)
 	return 0;
 }
 
-/* Until init is reaped: signals, published ports, denials for the audit log. */
+/* Until init is reaped: signals, published ports, denials for the audit
+ * log, output, and once the releasing of set-up memory. */
 static int supervise(struct sandbox *sb)
 {
-	struct moat_watch watches[4];
+	struct moat_watch watches[5];
 	size_t n = 0;
 	int code;
 
+	if (start_release_timer(sb) == 0)
+		watches[n++] = (struct moat_watch){sb->release_timer, serve_release, sb};
+	else
+		release_setup(sb);
 	if (sb->publisher) {
 		watches[n++] = (struct moat_watch){moat_publish_fd(sb->publisher), serve_published,
 						   sb};
@@ -1267,6 +1332,7 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 		.sync = {-EBADF, -EBADF},
 		.sigfd = -EBADF,
 		.clients_timer = -EBADF,
+		.release_timer = -EBADF,
 		.mntns = -EBADF,
 		.state = {.dirfd = -EBADF},
 	};

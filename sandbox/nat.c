@@ -58,6 +58,8 @@ static const char nat_remove_fmt[] =
 /* ---------------------------------------------------------------------------
  * libnftables, loaded on first use: only nat = yes and its cleanup need it,
  * and linking it would map six shared objects into every moat process.
+ * Unloaded again by moat_nat_unload: a supervisor would otherwise keep them
+ * mapped for its sandbox's whole life to use them once more at teardown.
  */
 
 #define NFT_SONAME "libnftables.so.1"
@@ -107,6 +109,14 @@ static int nft_load(struct moat_error *err)
 	}
 	nft.handle = h;
 	return 0;
+}
+
+void moat_nat_unload(void)
+{
+	if (!nft.handle)
+		return;
+	dlclose(nft.handle);
+	memset(&nft, 0, sizeof(nft));
 }
 
 static void nft_ctx_freep(struct nft_ctx **ctx)

@@ -52,4 +52,10 @@ int moat_nat_remove(const struct in_addr *sandbox_addr, struct moat_error *err);
  * dropped, 0 when the table is absent or still in use, -1 with err filled. */
 int moat_nat_cleanup_if_unused(struct moat_error *err);
 
+/* Unmaps libnftables and the libraries it pulled in (over 1 MiB resident in
+ * a supervisor) until the next call above loads it again, for a process that
+ * will not need it for a while: a supervisor once its NAT element is added.
+ * Idempotent. */
+void moat_nat_unload(void);
+
 #endif

@@ -139,10 +139,23 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_wat
 	return moat_exit_code(have_status ? command_status : init_status);
 }
 
-void moat_init_reap(pid_t command, int sigfd, int sync_fd)
+void moat_init_reap(pid_t command, int sigfd, int sync_fd, int idle_ms, void (*on_idle)(void))
 {
 	for (;;) {
-		int sig = read_signal(sigfd);
+		int sig;
+
+		if (on_idle) {
+			struct pollfd p = {.fd = sigfd, .events = POLLIN};
+			int r = poll(&p, 1, idle_ms);
+
+			if (r == 0)
+				on_idle();
+			if (r == 0 || (r < 0 && errno != EINTR))
+				on_idle = NULL; /* once; and not in a loop of failing polls */
+			if (r <= 0)
+				continue;
+		}
+		sig = read_signal(sigfd);
 
 		if (sig < 0) {
 			if (errno == EINTR || errno == EAGAIN)

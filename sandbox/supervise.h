@@ -64,8 +64,9 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_wat
  * Init: forwards signals to the command, reaps every process that gets
  * reparented to it, and when the command ends reports its wait status on
  * sync_fd and returns (init then exits, and the kernel kills whatever else
- * is left in the PID namespace).
+ * is left in the PID namespace). The first time it has waited idle_ms for a
+ * signal it calls on_idle (when not NULL), once.
  */
-void moat_init_reap(pid_t command, int sigfd, int sync_fd);
+void moat_init_reap(pid_t command, int sigfd, int sync_fd, int idle_ms, void (*on_idle)(void));
 
 #endif

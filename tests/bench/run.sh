@@ -41,6 +41,10 @@
 # counter at 1, 10 and 100 registered sandboxes; PASS or MISS lines again.
 # It needs a host where no other sandbox has accounting on (else SKIP).
 #
+# Then the memory of moat's processes (tests/bench/memory.sh): VmRSS and
+# PSS of the supervisors and inits of 20 sandboxes of the three tiers,
+# median and max; target: the max VmRSS of each <= 2 MiB, PASS or MISS.
+#
 # Then `moat status --json` with 100 sandboxes running (half on veths, so
 # that the egress counters are read for real): best of 5, target < 50 ms.
 #
@@ -346,6 +350,17 @@ cat "$tmpdir/syscount"
 syscount_verdict=PASS
 if grep -q ' MISS$' "$tmpdir/syscount"; then syscount_verdict=MISS; fi
 
+# --- memory of the supervisors and inits ----------------------------------------
+echo
+MOAT=$MOAT "$repo/tests/bench/memory.sh" >"$tmpdir/memory" &
+bench_pid=$!
+wait "$bench_pid" || die "the memory benchmark failed (its message above)"
+bench_pid=
+cat "$tmpdir/memory"
+grep -qE ' (PASS|MISS)$' "$tmpdir/memory" || die "memory.sh printed no target lines"
+memory_verdict=PASS
+if grep -q ' MISS$' "$tmpdir/memory"; then memory_verdict=MISS; fi
+
 # --- moat status with 100 sandboxes --------------------------------------------
 echo
 status_names=()
@@ -384,7 +399,8 @@ printf '  moat status --json, 100 sandboxes: %d ms (best of 5)  target < 50 ms  
 stop_status_sandboxes
 
 if [[ ${BENCH_STRICT:-0} == 1 && ($verdict == MISS || $seccomp_verdict == MISS ||
-	$net_verdict == MISS || $syscount_verdict == MISS || $status_verdict == MISS) ]]; then
+	$net_verdict == MISS || $syscount_verdict == MISS || $memory_verdict == MISS ||
+	$status_verdict == MISS) ]]; then
 	exit 1
 fi
 exit 0

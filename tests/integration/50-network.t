@@ -162,6 +162,15 @@ like "$?:$out" "^125:moat: egress no-such-host.invalid: cannot resolve" "an unre
 sed 's/^nat = no/nat = yes/' "$TMP/a.ini" >"$TMP/nat.ini"
 mdetach natted --policy "$TMP/nat.ini" -- /bin/sleep 60 >/dev/null
 like "$(nft list set ip moat nat_sources 2>&1)" "10\.208\.78\.2" "nat = yes: the sandbox's address is masqueraded"
+# What set-up needed is not kept for the sandbox's life: the supervisor
+# unloads libnftables once the element is in (it loads it again to remove
+# it, below), and init, cloned before the denial ring is mapped, never maps
+# it; the supervisor does, which shows what the grep looks for.
+sup=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisor_pid"])' /run/moat/natted/state.json)
+init=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' /run/moat/natted/state.json)
+is "$(grep -c libnftables "/proc/$sup/maps")" "0" "nat = yes: the running supervisor no longer maps libnftables"
+is "$(grep -c 'anon_inode:bpf-map' "/proc/$init/maps")" "0" "init does not map the denial ring"
+ok "$([ "$(grep -c 'anon_inode:bpf-map' "/proc/$sup/maps")" -gt 0 ]; echo $?)" "the supervisor maps the denial ring"
 "$MOAT" stop natted >/dev/null 2>&1
 nft list set ip moat nat_sources 2>/dev/null | grep -q "10\.208\.78\.2"
 ok "$([ $? -ne 0 ]; echo $?)" "nat: the address is removed at teardown"

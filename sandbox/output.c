@@ -15,6 +15,7 @@
 
 #define FILE_SUFFIX    ".log"
 #define ROTATED_SUFFIX ".log.1"
+#define TMP_SUFFIX     ".log.tmp" /* as .NAME.log.tmp: no sandbox's file starts with a dot */
 #define CHUNK	       65536 /* a default pipe's capacity */
 #define RELAY_CHUNKS   16    /* per call: a sandbox that writes without end must not
 			      * keep the supervisor from its signals and other fds */
@@ -27,8 +28,26 @@ struct moat_output {
 	char path[PATH_MAX];
 	char file[MOAT_NAME_MAX + sizeof(FILE_SUFFIX)];
 	char rotated[MOAT_NAME_MAX + sizeof(ROTATED_SUFFIX)];
+	char tmp[1 + MOAT_NAME_MAX + sizeof(TMP_SUFFIX)];
 	char buf[CHUNK];
 };
+
+/*
+ * A rotation cut short by a crash can leave the temporary name, and
+ * NAME.log.1 as a second link to NAME.log: the opener refuses a file with
+ * two links, and the names are ours (we hold the sandbox's name), so the
+ * extra ones go. NAME.log keeps the data.
+ */
+static void undo_half_rotation(struct moat_output *o)
+{
+	struct stat cur, old;
+
+	unlinkat(o->dirfd, o->tmp, 0);
+	if (fstatat(o->dirfd, o->file, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(o->dirfd, o->rotated, &old, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(cur.st_mode) && cur.st_dev == old.st_dev && cur.st_ino == old.st_ino)
+		unlinkat(o->dirfd, o->rotated, 0);
+}
 
 static void output_freep(struct moat_output **o)
 {
@@ -52,9 +71,11 @@ int moat_output_open_at(const char *dir, const char *name, uint64_t cap,
 	snprintf(o->path, sizeof(o->path), "%s/%s" FILE_SUFFIX, dir, name);
 	snprintf(o->file, sizeof(o->file), "%s" FILE_SUFFIX, name);
 	snprintf(o->rotated, sizeof(o->rotated), "%s" ROTATED_SUFFIX, name);
+	snprintf(o->tmp, sizeof(o->tmp), ".%s" TMP_SUFFIX, name);
 	o->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (o->dirfd < 0)
 		return moat_error_errno(err, "open %s", dir);
+	undo_half_rotation(o);
 	o->fd = moat_log_file_open(o->dirfd, o->file, err);
 	if (o->fd < 0)
 		return moat_error_prefix(err, "output log %s", dir);
@@ -94,18 +115,74 @@ int moat_output_reader_fd(const struct moat_output *o)
 	return o->pipe[0];
 }
 
-/* NAME.log becomes NAME.log.1 and a fresh NAME.log takes its place; on any
- * failure writing goes on where it was. */
+/* A fresh, empty file of our own at o->tmp: O_EXCL, so never a link or FIFO
+ * planted there (one left by a crash is removed first). */
+static int create_tmp(struct moat_output *o)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = openat(o->dirfd, o->tmp,
+				O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+		unlinkat(o->dirfd, o->tmp, 0);
+	}
+	return -1;
+}
+
+/* A second name, o->tmp, for the file we write: by its fd, so not whatever
+ * is at NAME.log now; without /proc, by the name, if that is still the file. */
+static int link_current(struct moat_output *o)
+{
+	struct stat ours, linked;
+	char self[64];
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", o->fd);
+	unlinkat(o->dirfd, o->tmp, 0);
+	if (linkat(AT_FDCWD, self, o->dirfd, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (linkat(o->dirfd, o->file, o->dirfd, o->tmp, 0) < 0)
+		return -1;
+	if (fstat(o->fd, &ours) == 0 &&
+	    fstatat(o->dirfd, o->tmp, &linked, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    ours.st_dev == linked.st_dev && ours.st_ino == linked.st_ino)
+		return 0;
+	unlinkat(o->dirfd, o->tmp, 0);
+	return -1;
+}
+
+/*
+ * NAME.log becomes NAME.log.1 and a fresh NAME.log takes its place, without
+ * a moment where the name is missing, so that a reader polling it (tail -F,
+ * a log shipper) always finds a file: renaming over a full NAME.log.1 takes
+ * milliseconds (the old file's blocks are freed in the call). So the current
+ * file gets a second name, that name replaces NAME.log.1, and the new file,
+ * made under the temporary name, replaces NAME.log in one rename. On any
+ * failure writing goes on where it was.
+ */
 static void rotate(struct moat_output *o, bool follow_stdio)
 {
-	struct moat_error ignored;
 	int fd;
 
-	if (renameat(o->dirfd, o->file, o->dirfd, o->rotated) < 0)
+	if (link_current(o) < 0)
 		return;
-	fd = moat_log_file_open(o->dirfd, o->file, &ignored);
-	if (fd < 0)
+	if (renameat(o->dirfd, o->tmp, o->dirfd, o->rotated) < 0) {
+		unlinkat(o->dirfd, o->tmp, 0);
 		return;
+	}
+	/* From here a failure gives NAME.log its only name back: the opener
+	 * of the next sandbox of this name refuses a file with two. */
+	fd = create_tmp(o);
+	if (fd < 0) {
+		unlinkat(o->dirfd, o->rotated, 0);
+		return;
+	}
+	if (renameat(o->dirfd, o->tmp, o->dirfd, o->file) < 0) {
+		unlinkat(o->dirfd, o->tmp, 0);
+		unlinkat(o->dirfd, o->rotated, 0);
+		close(fd);
+		return;
+	}
 	if (follow_stdio) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);

@@ -5,6 +5,9 @@
  * never holds the file, so it cannot truncate it, punch holes in it or
  * grow it without bound: the supervisor renames it to NAME.log.1 (replacing
  * an older one) when a write would take it past its cap, and starts afresh.
+ * NAME.log exists throughout a rotation (a reader polling it always finds a
+ * file); the steps use a temporary name, .NAME.log.tmp, which a supervisor
+ * killed in the middle may leave, and the next open of NAME removes.
  *
  * The supervisor's own messages about the sandbox go to the same file, as
  * its stdout and stderr; they follow each rotation.

@@ -13,11 +13,55 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "output.h"
 #include "util.h"
 #include "tmpdir.h"
+
+/*
+ * Every rename, link and unlink the code under test makes goes through these
+ * (they are found before libc's), and each checks, once the call is made,
+ * whether the watched name still exists: a rotation must never leave it
+ * missing, not even between two of its steps. The calls themselves are the
+ * kernel's.
+ */
+static const char *watched; /* a path, or NULL */
+static int watched_missing, watched_calls;
+
+static void watch_check(void)
+{
+	if (!watched)
+		return;
+	watched_calls++;
+	if (access(watched, F_OK) < 0)
+		watched_missing++;
+}
+
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	int r = (int)syscall(SYS_renameat, olddirfd, oldpath, newdirfd, newpath);
+
+	watch_check();
+	return r;
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+	int r = (int)syscall(SYS_linkat, olddirfd, oldpath, newdirfd, newpath, flags);
+
+	watch_check();
+	return r;
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+	int r = (int)syscall(SYS_unlinkat, dirfd, path, flags);
+
+	watch_check();
+	return r;
+}
 
 static int setup(void **state)
 {
@@ -101,6 +145,87 @@ static void test_relay_rotates(void **state)
 	moat_output_free(o);
 }
 
+/* tail -F, or a log shipper, polling NAME.log finds it after every step of
+ * every rotation; and the file at the name is the new one, with one link. */
+static void test_rotation_keeps_the_name(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+	char path[128];
+	struct stat st;
+
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 10, &o, &err), 0);
+	snprintf(path, sizeof(path), "%s", path_of(f, "sb.log"));
+	watched = path;
+	watched_missing = watched_calls = 0;
+	for (int i = 0; i < 3; i++) {
+		put(o, "12345678\n");
+		assert_int_equal(moat_output_relay(o, false), 0);
+	}
+	watched = NULL;
+	/* Two rotations, each with its link, renames and unlinks. */
+	assert_true(watched_calls >= 6);
+	assert_int_equal(watched_missing, 0);
+	assert_string_equal(contents(f, "sb.log.1"), "12345678\n");
+	assert_string_equal(contents(f, "sb.log"), "12345678\n");
+	assert_int_equal(stat(path_of(f, "sb.log"), &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(stat(path_of(f, "sb.log.1"), &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	/* The temporary name is gone, and the file written is the one at the name. */
+	assert_int_equal(access(path_of(f, ".sb.log.tmp"), F_OK), -1);
+	assert_int_equal(fstat(moat_output_file_fd(o), &st), 0);
+	{
+		struct stat at_name;
+
+		assert_int_equal(stat(path_of(f, "sb.log"), &at_name), 0);
+		assert_int_equal(at_name.st_ino, st.st_ino);
+	}
+	moat_output_free(o);
+}
+
+/* A supervisor killed in the middle of a rotation leaves NAME.log with a
+ * second name (the temporary one, or NAME.log.1): the next sandbox of that
+ * name must still open its log, not refuse it for its links. */
+static void test_open_after_half_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_output *o = NULL;
+	struct moat_error err;
+	char log[128];
+	struct stat st;
+	int fd;
+
+	snprintf(log, sizeof(log), "%s", path_of(f, "sb.log"));
+	fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "kept\n", 5), 5);
+	close(fd);
+	assert_int_equal(link(log, path_of(f, ".sb.log.tmp")), 0);
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 0, &o, &err), 0);
+	moat_output_free(o);
+	o = NULL;
+	assert_int_equal(access(path_of(f, ".sb.log.tmp"), F_OK), -1);
+
+	assert_int_equal(link(log, path_of(f, "sb.log.1")), 0);
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 0, &o, &err), 0);
+	assert_int_equal(access(path_of(f, "sb.log.1"), F_OK), -1);
+	assert_int_equal(stat(log, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	put(o, "more\n");
+	assert_int_equal(moat_output_relay(o, false), 0);
+	assert_string_equal(contents(f, "sb.log"), "kept\nmore\n");
+	moat_output_free(o);
+	o = NULL;
+
+	/* A hard link from elsewhere is still refused: only our own names go. */
+	assert_int_equal(link(log, path_of(f, "other")), 0);
+	assert_int_equal(moat_output_open_at(f->dir, "sb", 0, &o, &err), -1);
+	assert_int_equal(err.errnum, EPERM);
+	assert_null(o);
+}
+
 static void test_relay_end(void **state)
 {
 	struct fixture *f = *state;
@@ -150,6 +275,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_relay_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_rotates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_keeps_the_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_after_half_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_name, setup, teardown),

@@ -41,7 +41,7 @@ done
 is "$(json 'd["output"]["available"], d["output"]["log"], d["output"]["rate_bytes_per_second"], d["output"]["burst_bytes"]' <"$TMP/status.json")" \
 	"(True, '$log', $RATE, $BURST)" "status --json: the log and its budget"
 dropped=$(json 'd["output"]["dropped_bytes"]' <"$TMP/status.json")
-ok $([ "$dropped" -gt 0 ] && echo 0 || echo 1) "status --json: output.dropped_bytes counts the flood's excess ($dropped)"
+ok "$([ "$dropped" -gt 0 ] && echo 0 || echo 1)" "status --json: output.dropped_bytes counts the flood's excess ($dropped)"
 like "$("$MOAT" status "$name")" "output +$log, limit 64K/s burst 256K, [0-9.]+[BKMG] dropped" \
 	"status: the output line"
 "$MOAT" metrics >"$TMP/metrics.txt"
@@ -61,8 +61,8 @@ t1=$(date +%s%N)
 # supervisor's own exit line.
 size=$(( $(stat -c %s "$log") + $(stat -c %s "$log.1" 2>/dev/null || echo 0) ))
 budget=$(( BURST + RATE * (t1 - t0) / 1000000000 + 100 ))
-ok $([ "$size" -le "$budget" ] && echo 0 || echo 1) "the log stays within its budget ($size <= $budget bytes)"
-ok $([ "$size" -ge "$BURST" ] && echo 0 || echo 1) "and the burst was let through ($size >= $BURST bytes)"
+ok "$([ "$size" -le "$budget" ] && echo 0 || echo 1)" "the log stays within its budget ($size <= $budget bytes)"
+ok "$([ "$size" -ge "$BURST" ] && echo 0 || echo 1)" "and the burst was let through ($size >= $BURST bytes)"
 like "$(tail -1 "$log")" "moat: $name: exited with status 143" "the supervisor's own lines still reach the log"
 
 # log_dropped events: aggregated (at most about one a second, not one per
@@ -90,7 +90,7 @@ print(drops[-1]["total_bytes"] if drops else 0)
 EOF
 is "$(head -1 "$TMP/check")" ok "log_dropped events: aggregated, exact, before exit"
 total=$(tail -1 "$TMP/check")
-ok $([ "$total" -ge "$dropped" ] && echo 0 || echo 1) "the last event's total covers what status showed ($total >= $dropped)"
+ok "$([ "$total" -ge "$dropped" ] && echo 0 || echo 1)" "the last event's total covers what status showed ($total >= $dropped)"
 like "$("$MOAT" events "$name")" "log_dropped [0-9]+ bytes of output dropped \(log_rate 64K/s\), [0-9]+ in all" \
 	"events: log_dropped for people"
 rm -f "$log" "$log.1" "/var/log/moat/$name.jsonl" "/var/log/moat/$name.jsonl.1"
@@ -146,10 +146,10 @@ for _ in $(seq 300); do [ -e "/run/moat/$name" ] || break; sleep 0.1; done
 wait "$poller"
 read -r seen missing <"$TMP/poll.out"
 size=$(stat -c %s "$log.1")
-ok $([ "$size" -gt 15000000 ] && echo 0 || echo 1) "the flood rotated the log ($size bytes in $name.log.1)"
-ok $([ "$seen" -gt 1000 ] && echo 0 || echo 1) "the poller looked often ($seen times)"
+ok "$([ "$size" -gt 15000000 ] && echo 0 || echo 1)" "the flood rotated the log ($size bytes in $name.log.1)"
+ok "$([ "$seen" -gt 1000 ] && echo 0 || echo 1)" "the poller looked often ($seen times)"
 is "$missing" 0 "NAME.log was there each of the $seen times the poller looked"
-ok $([ ! -e "/var/log/moat/.$name.log.tmp" ] && echo 0 || echo 1) "no temporary name is left"
+ok "$([ ! -e "/var/log/moat/.$name.log.tmp" ] && echo 0 || echo 1)" "no temporary name is left"
 rm -f "$log" "$log.1" "/var/log/moat/$name.jsonl" "/var/log/moat/$name.jsonl.1"
 
 check_no_leaks

@@ -379,6 +379,18 @@ int moat_audit_oom(struct moat_audit_log *a, uint64_t limit_bytes, uint64_t kill
 	return write_owned(a, "oom", f, ok, err);
 }
 
+int moat_audit_log_dropped(struct moat_audit_log *a, uint64_t bytes, uint64_t total_bytes,
+			   uint64_t rate, struct moat_error *err)
+{
+	json_object *f = json_object_new_object();
+	bool ok;
+
+	ok = f && add(f, "bytes", json_object_new_uint64(bytes)) == 0 &&
+	     add(f, "total_bytes", json_object_new_uint64(total_bytes)) == 0 &&
+	     add(f, "rate_bytes_per_second", json_object_new_uint64(rate)) == 0;
+	return write_owned(a, "log_dropped", f, ok, err);
+}
+
 int moat_audit_stop(struct moat_audit_log *a, int status, const char *error, struct moat_error *err)
 {
 	json_object *f = json_object_new_object();

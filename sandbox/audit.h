@@ -74,6 +74,13 @@ int moat_audit_exit(struct moat_audit_log *a, int status, struct moat_error *err
 int moat_audit_oom(struct moat_audit_log *a, uint64_t limit_bytes, uint64_t kills,
 		   struct moat_error *err);
 
+/* "log_dropped": bytes of a detached sandbox's output that its log budget
+ * ([resources] log_rate, at rate bytes a second) did not let into NAME.log
+ * since the last such event, total_bytes since its start. The supervisor
+ * writes at most one a second, so a flood adds one line a second. */
+int moat_audit_log_dropped(struct moat_audit_log *a, uint64_t bytes, uint64_t total_bytes,
+			   uint64_t rate, struct moat_error *err);
+
 /* "stop": the sandbox has been torn down, the last event of its life. status is
  * what moat run exits with; error, when not NULL, is why moat failed (the
  * launch or the teardown), as printed on stderr without "moat: ". */

@@ -748,7 +748,11 @@ static int redirect_to_log(struct sandbox *sb, struct moat_error *err)
 {
 	int logfd;
 
-	if (moat_output_open(sb->opts->name, &sb->output, err) < 0 || stdin_from_null(err) < 0)
+	struct moat_output_limits limits = {.rate = sb->policy->log_rate,
+					    .burst = sb->policy->log_burst};
+
+	if (moat_output_open(sb->opts->name, &limits, &sb->output, err) < 0 ||
+	    stdin_from_null(err) < 0)
 		return -1;
 	logfd = moat_output_file_fd(sb->output);
 	/* Our own messages go to the file; the sandbox gets the pipe (init_setup). */
@@ -756,6 +760,8 @@ static int redirect_to_log(struct sandbox *sb, struct moat_error *err)
 		return moat_error_errno(err, "redirect stdio to %s", moat_output_path(sb->output));
 	json_object_object_add(sb->state.json, "log",
 			       json_object_new_string(moat_output_path(sb->output)));
+	json_object_object_add(sb->state.json, "log_rate", json_object_new_uint64(limits.rate));
+	json_object_object_add(sb->state.json, "log_burst", json_object_new_uint64(limits.burst));
 	return 0;
 }
 
@@ -1140,7 +1146,40 @@ static bool serve_output(void *data)
 {
 	struct sandbox *sb = data;
 
-	return moat_output_relay(sb->output, true) >= 0;
+	return moat_output_relay(sb->output, moat_monotonic_ns(), true) >= 0;
+}
+
+static bool output_wants_input(void *data)
+{
+	struct sandbox *sb = data;
+
+	return moat_output_wants_input(sb->output);
+}
+
+/* Output over the log budget: a log_dropped event, and output.json, where
+ * `moat status` reads the count; at most once a second (see output.h). */
+static void report_dropped(struct sandbox *sb, const struct moat_output_dropped *d)
+{
+	json_object *root = json_object_new_object();
+	struct moat_error ignored;
+
+	moat_audit_log_dropped(sb->audit, d->bytes, d->total, sb->policy->log_rate, &ignored);
+	if (!root)
+		return;
+	json_object_object_add(root, "dropped_bytes", json_object_new_uint64(d->total));
+	moat_state_write_file(&sb->state, "output.json",
+			      json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), &ignored);
+	json_object_put(root);
+}
+
+static bool serve_output_timer(void *data)
+{
+	struct sandbox *sb = data;
+	struct moat_output_dropped d;
+
+	if (moat_output_tick(sb->output, moat_monotonic_ns(), true, &d) > 0)
+		report_dropped(sb, &d);
+	return true;
 }
 
 #define CLIENTS_SHOWN 64
@@ -1271,30 +1310,37 @@ static int start_clients_timer(struct sandbox *sb)
  * log, output, and once the releasing of set-up memory. */
 static int supervise(struct sandbox *sb)
 {
-	struct moat_watch watches[5];
+	struct moat_watch watches[6];
+	struct moat_output_dropped d;
 	size_t n = 0;
 	int code;
 
 	if (start_release_timer(sb) == 0)
-		watches[n++] = (struct moat_watch){sb->release_timer, serve_release, sb};
+		watches[n++] = (struct moat_watch){.fd = sb->release_timer, .ready = serve_release, .data = sb};
 	else
 		release_setup(sb);
 	if (sb->publisher) {
-		watches[n++] = (struct moat_watch){moat_publish_fd(sb->publisher), serve_published,
-						   sb};
+		watches[n++] = (struct moat_watch){.fd = moat_publish_fd(sb->publisher),
+						   .ready = serve_published, .data = sb};
 		if (start_clients_timer(sb) == 0)
-			watches[n++] = (struct moat_watch){sb->clients_timer, serve_clients_tick, sb};
+			watches[n++] = (struct moat_watch){.fd = sb->clients_timer,
+							   .ready = serve_clients_tick, .data = sb};
 	}
 	if (moat_egress_events_fd(sb->egress) >= 0)
-		watches[n++] = (struct moat_watch){moat_egress_events_fd(sb->egress), serve_net_events,
-						   sb};
-	if (sb->output)
-		watches[n++] = (struct moat_watch){moat_output_reader_fd(sb->output), serve_output,
-						   sb};
+		watches[n++] = (struct moat_watch){.fd = moat_egress_events_fd(sb->egress),
+						   .ready = serve_net_events, .data = sb};
+	if (sb->output) {
+		watches[n++] = (struct moat_watch){.fd = moat_output_reader_fd(sb->output),
+						   .ready = serve_output, .data = sb,
+						   .wanted = output_wants_input};
+		if (moat_output_timer_fd(sb->output) >= 0)
+			watches[n++] = (struct moat_watch){.fd = moat_output_timer_fd(sb->output),
+							   .ready = serve_output_timer, .data = sb};
+	}
 	code = moat_supervise(sb->init_pid, sb->sigfd, sb->sync[0], watches, n);
 	/* Output and denials made just before the end still reach the logs. */
-	while (sb->output && moat_output_relay(sb->output, true) > 0)
-		;
+	if (sb->output && moat_output_finish(sb->output, moat_monotonic_ns(), true, &d) > 0)
+		report_dropped(sb, &d);
 	serve_net_events(sb);
 	if (sb->egress)
 		log_lost(sb);

@@ -62,6 +62,8 @@ struct moat_policy *moat_policy_new(void)
 	p->memory = 1024 * MIB;
 	p->cpus_milli = 1000;
 	p->pids = 256;
+	p->log_rate = MIB;
+	p->log_burst = 4 * MIB;
 	p->seccomp_action = MOAT_SECCOMP_KILL;
 	p->net_mode = MOAT_NET_NONE;
 	if (moat_parse_cidr(MOAT_DEFAULT_POOL, &p->pool, &(const char *){NULL}) < 0) {
@@ -434,6 +436,36 @@ static int set_pids(struct moat_policy *p, const char *key, const char *value, c
 	return 0;
 }
 
+static int set_log_rate(struct moat_policy *p, const char *key, const char *value,
+			char **ret_msg)
+{
+	const char *msg;
+	uint64_t v;
+
+	if (moat_parse_size(value, &v, &msg) < 0)
+		return bad_value(ret_msg, key, msg, value);
+	/* "log_rate = 100" is a forgotten unit: 100 bytes a second keeps nothing. */
+	if (v && v < 1024)
+		return bad_value(ret_msg, key, "rate below 1K a second (0 means no limit)", value);
+	p->log_rate = v;
+	return 0;
+}
+
+static int set_log_burst(struct moat_policy *p, const char *key, const char *value,
+			 char **ret_msg)
+{
+	const char *msg;
+	uint64_t v;
+
+	if (moat_parse_size(value, &v, &msg) < 0)
+		return bad_value(ret_msg, key, msg, value);
+	/* With no burst at all nothing could ever be written. */
+	if (v < 4096)
+		return bad_value(ret_msg, key, "size below 4K", value);
+	p->log_burst = v;
+	return 0;
+}
+
 static int set_devices(struct moat_policy *p, const char *key, const char *value,
 		       char **ret_msg)
 {
@@ -673,6 +705,8 @@ static const struct key_def {
 	{ "resources", "memory", set_memory },
 	{ "resources", "cpus", set_cpus },
 	{ "resources", "pids", set_pids },
+	{ "resources", "log_rate", set_log_rate },
+	{ "resources", "log_burst", set_log_burst },
 	{ "resources", "devices", set_devices },
 	{ "syscalls", "profile", set_profile },
 	{ "syscalls", "allow", set_allow },
@@ -1414,12 +1448,15 @@ static void format_filesystem(const struct moat_policy *p, FILE *out)
 
 static void format_resources(const struct moat_policy *p, FILE *out)
 {
-	char memory[32], cpus[32];
+	char memory[32], cpus[32], rate[32], burst[32];
 
 	moat_format_size(p->memory, memory, sizeof(memory));
 	format_cpus(p->cpus_milli, cpus, sizeof(cpus));
-	fprintf(out, "\n[resources]\nmemory = %s\ncpus = %s\npids = %llu\ndevices =\n", memory,
-		cpus, (unsigned long long)p->pids);
+	moat_format_size(p->log_rate, rate, sizeof(rate));
+	moat_format_size(p->log_burst, burst, sizeof(burst));
+	fprintf(out, "\n[resources]\nmemory = %s\ncpus = %s\npids = %llu\n", memory, cpus,
+		(unsigned long long)p->pids);
+	fprintf(out, "log_rate = %s\nlog_burst = %s\ndevices =\n", rate, burst);
 	for (size_t i = 0; i < p->n_devices; i++)
 		fprintf(out, "devices = %s %s\n", p->devices[i].path, p->devices[i].access);
 }

@@ -57,6 +57,8 @@ struct moat_policy {
 	uint64_t memory;     /* bytes */
 	uint32_t cpus_milli; /* thousandths of a CPU */
 	uint64_t pids;
+	uint64_t log_rate;  /* bytes/s a detached sandbox's output may add to its log */
+	uint64_t log_burst; /* bytes it may write at once above that rate (a token bucket) */
 	struct moat_device *devices;
 	size_t n_devices;
 

@@ -28,6 +28,7 @@
 
 #define CGROUP_FILE_MAX 4096	    /* memory.events, cpu.stat: a few lines */
 #define CLIENTS_FILE_MAX (1u << 20) /* clients.json: the supervisor writes at most a few KiB */
+#define OUTPUT_FILE_MAX 4096	    /* output.json: one counter */
 
 /* cgroup v1 writes "no limit" as the largest page-aligned signed value; anything this
  * large is no limit in practice. */
@@ -721,6 +722,50 @@ static json_object *network_json(const char *name, json_object *state, uint64_t 
 	return net;
 }
 
+/* ---- a detached sandbox's output ----------------------------------------------- */
+
+/*
+ * Its log, the budget the launch recorded in state.json, and the bytes over
+ * it that were dropped: output.json, which the supervisor rewrites at most
+ * once a second while drops happen (sandbox/output.h). No file: nothing
+ * dropped so far. A sandbox in the foreground has no log, and nulls here.
+ */
+static json_object *output_json(const char *name, json_object *state)
+{
+	json_object *s = section_new(), *root;
+	const char *log = get_str(state, "log", NULL);
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	struct moat_error err = {0};
+	uint64_t dropped = 0;
+
+	if (log) {
+		path = moat_strdup_printf("%s/%s/output.json", MOAT_RUN_DIR, name);
+		if (!path || moat_read_file(path, OUTPUT_FILE_MAX, &text, NULL, &err) < 0) {
+			if (!path || err.errnum != ENOENT) {
+				section_fail(s, &err);
+				return s;
+			}
+		} else {
+			root = json_tokener_parse(text);
+			if (!get(root, "dropped_bytes")) {
+				section_failf(s, "%s: not an output object", path);
+				json_object_put(root);
+				return s;
+			}
+			dropped = get_u64(root, "dropped_bytes");
+			json_object_put(root);
+		}
+	}
+	section_ok(s);
+	json_object_object_add(s, "log", log ? json_object_new_string(log) : NULL);
+	json_object_object_add(s, "rate_bytes_per_second",
+			       u64_or_null(get_u64(state, "log_rate") != 0, get_u64(state, "log_rate")));
+	json_object_object_add(s, "burst_bytes",
+			       u64_or_null(get_u64(state, "log_rate") != 0, get_u64(state, "log_burst")));
+	json_object_object_add(s, "dropped_bytes", u64_or_null(log != NULL, dropped));
+	return s;
+}
+
 /* ---- the audit log's tail -------------------------------------------------------- */
 
 struct tail {
@@ -888,6 +933,7 @@ static int collect(const char *name, json_object *state, bool alive, unsigned in
 	    st, "syscalls",
 	    syscalls_json(cgroup_id, get(get(state, "guarantees"), "accounting"), uptime, detail));
 	json_object_object_add(st, "network", network_json(name, state, cgroup_id, detail));
+	json_object_object_add(st, "output", output_json(name, state));
 	if (detail & MOAT_STATUS_DENIALS)
 		json_object_object_add(st, "denials", denials_json(name));
 	json_object_object_add(st, "guarantees", copy_or_null(state, "guarantees"));

@@ -81,14 +81,19 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_wat
 {
 	struct pollfd fds[2 + WATCHES_MAX] = {{.fd = sigfd, .events = POLLIN},
 					      {.fd = sync_fd, .events = POLLIN}};
-	bool have_status = false;
+	bool have_status = false, done[WATCHES_MAX] = {false};
 	int command_status = 0, init_status = 0;
 
 	if (n_watches > WATCHES_MAX)
 		n_watches = WATCHES_MAX;
-	for (size_t i = 0; i < n_watches; i++)
-		fds[2 + i] = (struct pollfd){.fd = watches[i].fd, .events = POLLIN};
 	for (;;) {
+		for (size_t i = 0; i < n_watches; i++) {
+			const struct moat_watch *w = &watches[i];
+			bool wanted = !done[i] && (!w->wanted || w->wanted(w->data));
+
+			/* poll skips a negative fd */
+			fds[2 + i] = (struct pollfd){.fd = wanted ? w->fd : -1, .events = POLLIN};
+		}
 		if (poll(fds, 2 + n_watches, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -101,7 +106,7 @@ int moat_supervise(pid_t init_pid, int sigfd, int sync_fd, const struct moat_wat
 		}
 		for (size_t i = 0; i < n_watches; i++)
 			if (fds[2 + i].revents && !watches[i].ready(watches[i].data))
-				fds[2 + i].fd = -1; /* poll skips it */
+				done[i] = true;
 		if (fds[1].fd >= 0 && fds[1].revents) {
 			struct moat_sync_msg msg;
 			int r = moat_sync_recv(sync_fd, &msg);

@@ -44,11 +44,15 @@ int moat_exit_code(int wait_status);
 /* Another fd the supervisor serves while the sandbox runs (published ports,
  * the denial ring buffer, a detached sandbox's output): ready(data) is
  * called when fd is readable, and returns false when fd is done (at its
- * end: polling it would only say so again). */
+ * end: polling it would only say so again). wanted, when set, is asked
+ * before each poll whether to wait on fd now: a watch that says no is left
+ * out until it says yes (an output relay whose byte budget is spent leaves
+ * its pipe unread until its timer, another watch, refills the budget). */
 struct moat_watch {
 	int fd;
 	bool (*ready)(void *data);
 	void *data;
+	bool (*wanted)(void *data);
 };
 
 /*

@@ -267,6 +267,11 @@ uint64_t moat_boottime_ns(void)
 	return clock_ns(CLOCK_BOOTTIME);
 }
 
+uint64_t moat_monotonic_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
 int moat_proc_stat(pid_t pid, int first, int n, unsigned long long *ret)
 {
 	char path[64], buf[1024];

@@ -101,6 +101,7 @@ int moat_sha256_hex(const void *data, size_t len, char out[65], struct moat_erro
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t moat_now_ns(void);
 uint64_t moat_boottime_ns(void);
+uint64_t moat_monotonic_ns(void); /* for intervals: never jumps */
 
 /* Fields first .. first + n - 1 of /proc/PID/stat as numbers, numbered as in
  * proc(5); first >= 4 (field 3, the state, is a letter). */

@@ -158,6 +158,19 @@ static void put_lost(json_object *ev)
 	fputs(" not logged", stdout);
 }
 
+static void put_log_dropped(json_object *ev)
+{
+	json_object *rate = get(ev, "rate_bytes_per_second");
+	char size[32] = "?";
+
+	if (rate)
+		moat_format_size(json_object_get_uint64(rate), size, sizeof(size));
+	moat_put_safe(get_str(ev, "bytes"));
+	printf(" bytes of output dropped (log_rate %s/s), ", size);
+	moat_put_safe(get_str(ev, "total_bytes"));
+	fputs(" in all", stdout);
+}
+
 /* An event this moat does not know (a newer writer): every field as key=value. */
 static void put_other(json_object *ev)
 {
@@ -182,6 +195,7 @@ static void put_event(json_object *ev)
 	} kinds[] = {
 		{"denied", put_access}, {"allowed", put_access}, {"start", put_start}, {"exit", put_exit},
 		{"oom", put_oom},	{"stop", put_stop},	{"lost", put_lost},
+		{"log_dropped", put_log_dropped},
 	};
 	const char *event = get_str(ev, "event");
 	void (*put)(json_object *) = put_other;

@@ -168,7 +168,7 @@ static void guarantee_families(FILE *f, json_object *all)
 		static const char *const sources[][2] = {
 			{"memory", "memory.available"},	  {"cpu", "cpu.available"},
 			{"tasks", "tasks.available"},	  {"syscalls", "syscalls.available"},
-			{"network", "network.counters.available"},
+			{"network", "network.counters.available"}, {"output", "output.available"},
 		};
 		json_object *st = json_object_array_get_idx(all, i);
 
@@ -272,6 +272,12 @@ static int render(char **ret, size_t *ret_len, struct moat_error *err)
 		      "The sandbox's task limit; no sample when it has none.", "tasks.max");
 	syscall_family(f, all);
 	network_families(f, all);
+	simple_family(f, all, "moat_log_dropped_bytes_total", "counter",
+		      "Output of a detached sandbox dropped over its log budget (log_rate).",
+		      "output.dropped_bytes");
+	simple_family(f, all, "moat_log_rate_limit_bytes_per_second", "gauge",
+		      "A detached sandbox's log budget in bytes a second; no sample without one.",
+		      "output.rate_bytes_per_second");
 	json_object_put(all);
 	if (fclose(f) != 0) {
 		free(buf);

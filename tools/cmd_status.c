@@ -20,7 +20,8 @@ static int status_usage(FILE *f, int code)
 	      "Shows the sandbox NAME (every sandbox without NAME): its policy and its\n"
 	      "sha256, tier, pids, uptime; memory use, limit and OOM kills; CPU time;\n"
 	      "tasks; system calls by name; network bytes and packets in and out,\n"
-	      "connections allowed and denied, the top destinations and clients; the last\n"
+	      "connections allowed and denied, the top destinations and clients; a\n"
+	      "detached sandbox's log and the output its log budget dropped; the last\n"
 	      "denied attempts from its audit log; and which guarantees are in force\n"
 	      "(namespaces, each cgroup limit, seccomp, egress, accounting), flagging any\n"
 	      "that is not, and the layers that --allow-degraded let fail.\n"
@@ -290,6 +291,35 @@ static void print_network(json_object *st)
 	print_clients(st);
 }
 
+/* A detached sandbox's log: "output  /var/log/moat/x.log, limit 1.0M/s burst
+ * 4.0M, 12M dropped". Nothing for one in the foreground. */
+static void print_output(json_object *st)
+{
+	uint64_t rate;
+
+	if (!moat_status_get(st, "output"))
+		return;
+	label(2, "output");
+	if (unavailable(st, "output"))
+		return;
+	if (!moat_status_str(st, "output.log", NULL)) {
+		puts("to moat run's own (not detached)");
+		return;
+	}
+	moat_put_safe(moat_status_str(st, "output.log", "?"));
+	if (moat_status_u64(st, "output.rate_bytes_per_second", &rate)) {
+		fputs(", limit ", stdout);
+		put_bytes(rate);
+		fputs("/s burst ", stdout);
+		put_bytes(u64(st, "output.burst_bytes"));
+	} else {
+		fputs(", no limit", stdout);
+	}
+	fputs(", ", stdout);
+	put_bytes(u64(st, "output.dropped_bytes"));
+	puts(" dropped");
+}
+
 /* ---- guarantees -------------------------------------------------------------- */
 
 static void put_limit(const char *name, uint64_t limit)
@@ -440,6 +470,7 @@ static void print_status(json_object *st)
 	print_resources(st);
 	print_syscalls(st);
 	print_network(st);
+	print_output(st);
 	print_guarantees(st);
 	print_denials(st);
 }

@@ -45,6 +45,12 @@
 # PSS of the supervisors and inits of 20 sandboxes of the three tiers,
 # median and max; target: the max VmRSS of each <= 2 MiB, PASS or MISS.
 #
+# Then the cost of an output flood outside the sandbox: the supervisor's CPU
+# share (utime + stime from /proc/PID/stat over 5 s) while a detached `yes`
+# writes without end, under the default log budget (target < 5% of a CPU)
+# and, as context, with no budget (log_rate = 0), with what the supervisor
+# wrote into the log per second (wchar from /proc/PID/io).
+#
 # Then `moat status --json` with 100 sandboxes running (half on veths, so
 # that the egress counters are read for real): best of 5, target < 50 ms.
 #
@@ -360,6 +366,50 @@ cat "$tmpdir/memory"
 grep -qE ' (PASS|MISS)$' "$tmpdir/memory" || die "memory.sh printed no target lines"
 memory_verdict=PASS
 if grep -q ' MISS$' "$tmpdir/memory"; then memory_verdict=MISS; fi
+# --- an output flood: what the supervisor pays ---------------------------------
+echo
+flood_name=
+stop_flood() {
+	[[ -z $flood_name ]] && return
+	"$MOAT" stop --timeout 1 "$flood_name" >/dev/null 2>&1 || true
+	rm -f /var/log/moat/"$flood_name".{log,log.1,jsonl,jsonl.1}
+	flood_name=
+}
+trap 'stop_flood; cleanup' EXIT
+# flood LABEL [POLICY]: prints "LABEL supervisor S% sandbox C% log B/s".
+flood() {
+	local label=$1 sup hz s0 s1 c0 c1 w0 w1 l0 l1
+	shift
+	flood_name=bench-flood-$$
+	"$MOAT" run -d --name "$flood_name" "$@" -- /usr/bin/yes >/dev/null ||
+		die "could not start the flood sandbox"
+	sleep 1 # past the burst
+	sup=$("$MOAT" status --json "$flood_name" | awk -F'[:,]' '/"supervisor"/ {
+		for (i = 1; i < NF; i++) if ($i ~ /"supervisor"/) { print $(i + 1) + 0; exit } }')
+	[[ $sup =~ ^[0-9]+$ && -r /proc/$sup/stat ]] || die "no supervisor pid for the flood"
+	hz=$(getconf CLK_TCK)
+	cg_cpu() { "$MOAT" status --json "$flood_name" | sed -n 's/.*"usage_seconds":\([0-9.]*\).*/\1/p'; }
+	# What the supervisor wrote (wchar): the log's growth, across rotations.
+	log_bytes() { awk '$1 == "wchar:" { print $2 }' "/proc/$sup/io"; }
+	s0=$(awk '{ print $14 + $15 }' "/proc/$sup/stat") c0=$(cg_cpu) l0=$(log_bytes) w0=$(date +%s%N)
+	sleep 5
+	s1=$(awk '{ print $14 + $15 }' "/proc/$sup/stat") c1=$(cg_cpu) l1=$(log_bytes) w1=$(date +%s%N)
+	stop_flood
+	awk -v l="$label" -v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" -v l0="$l0" -v l1="$l1" \
+		-v w="$((w1 - w0))" -v hz="$hz" 'BEGIN { t = w / 1e9
+		printf "%s %.1f %.1f %.0f\n", l, (s1 - s0) / hz / t * 100, (c1 - c0) / t * 100,
+			(l1 > l0 ? l1 - l0 : 0) / t }'
+}
+printf '[resources]\nlog_rate = 0\n' >"$tmpdir/no-log-budget.ini"
+read -r _ flood_sup flood_sb flood_log < <(flood budget)
+read -r _ free_sup free_sb free_log < <(flood none --policy "$tmpdir/no-log-budget.ini")
+flood_verdict=PASS
+awk -v s="$flood_sup" 'BEGIN { exit !(s < 5) }' || flood_verdict=MISS
+echo "Output flood: a detached yes, 5 s, the supervisor's CPU (utime + stime) and the log's growth"
+printf '  %-28s supervisor %5.1f%% of a CPU  (sandbox %5.1f%%)  log %s/s  target < 5%%  %s\n' \
+	"default budget (1M/s, 4M)" "$flood_sup" "$flood_sb" "$(numfmt --to=iec "$flood_log")" "$flood_verdict"
+printf '  %-28s supervisor %5.1f%% of a CPU  (sandbox %5.1f%%)  log %s/s  (context)\n' \
+	"no budget (log_rate = 0)" "$free_sup" "$free_sb" "$(numfmt --to=iec "$free_log")"
 
 # --- moat status with 100 sandboxes --------------------------------------------
 echo
@@ -374,7 +424,7 @@ stop_status_sandboxes() {
 	for n in "${status_names[@]}"; do rm -f "/var/log/moat/$n.log" "/var/log/moat/$n.jsonl"; done
 	status_names=()
 }
-trap 'stop_status_sandboxes; cleanup' EXIT
+trap 'stop_status_sandboxes; stop_flood; cleanup' EXIT
 printf '[sandbox]\ntier = internal\n[network]\nnat = no\npool = 10.208.82.0/24\negress =\n' \
 	>"$tmpdir/status.ini"
 for i in $(seq 100); do
@@ -400,6 +450,7 @@ stop_status_sandboxes
 
 if [[ ${BENCH_STRICT:-0} == 1 && ($verdict == MISS || $seccomp_verdict == MISS ||
 	$net_verdict == MISS || $syscount_verdict == MISS || $memory_verdict == MISS ||
+	$flood_verdict == MISS ||
 	$status_verdict == MISS) ]]; then
 	exit 1
 fi

@@ -146,9 +146,11 @@ like "$(tail -1 "/var/log/moat/$name.log")" "exited with status 137" "the log re
 rm -f "/var/log/moat/$name.log" "/var/log/moat/life-detach-$$.log"
 
 # A detached sandbox writes into a pipe the supervisor copies into NAME.log:
-# it cannot truncate the file, and the file is rotated at 16 MiB.
+# it cannot truncate the file, and the file is rotated at 16 MiB (with no log
+# budget: 70-output.t tests that).
 name=life-output-$$
-mdetach "$name" -- /usr/bin/python3 -c '
+printf '[resources]\nlog_rate = 0\n' >"$TMP/no-log-budget.ini"
+mdetach "$name" --policy "$TMP/no-log-budget.ini" -- /usr/bin/python3 -c '
 import os
 os.write(1, b"kept\n")
 try:

@@ -99,6 +99,8 @@ def status(st, w):
         for k, t in [("address", STR), ("connections", INT), ("bytes_in", INT),
                      ("bytes_out", INT)]:
             need(e, k, t, wn + ".clients.top")
+    section(st, "output", {"log": (STR, NULL), "rate_bytes_per_second": (INT, NULL),
+                           "burst_bytes": (INT, NULL), "dropped_bytes": (INT, NULL)}, w)
     dn = section(st, "denials", {"last": ARR}, w)
     for e in (dn or {}).get("last", []):
         if e.get("event") != "denied":

@@ -539,6 +539,30 @@ static void test_lifecycle_events(void **state)
 	json_object_put(lines);
 }
 
+/* A detached sandbox's output over its log budget: one event per report. */
+static void test_log_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct moat_audit_log *a = open_log(f, "flood", 0);
+	struct moat_error err = {0};
+	json_object *lines, *o;
+
+	assert_int_equal(moat_audit_log_dropped(a, 5000, 5000, 1 << 20, &err), 0);
+	assert_int_equal(moat_audit_log_dropped(a, 7000000000ull, 7000005000ull, 1 << 20, &err), 0);
+	moat_audit_close(a);
+	lines = read_lines(f, "flood.jsonl");
+	assert_int_equal(json_object_array_length(lines), 2);
+	o = json_object_array_get_idx(lines, 0);
+	assert_string_equal(str(o, "event"), "log_dropped");
+	assert_int_equal(num(o, "bytes"), 5000);
+	assert_int_equal(num(o, "total_bytes"), 5000);
+	assert_int_equal(num(o, "rate_bytes_per_second"), 1 << 20);
+	o = json_object_array_get_idx(lines, 1);
+	assert_int_equal(num(o, "bytes"), 7000000000ll);
+	assert_int_equal(num(o, "total_bytes"), 7000005000ll);
+	json_object_put(lines);
+}
+
 /* A command as long as ARG_MAX allows is cut to fit one line, and says so. */
 static void test_start_long_command(void **state)
 {
@@ -872,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_denial_comm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_long_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_partial_lines, setup, teardown),

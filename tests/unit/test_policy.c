@@ -42,6 +42,8 @@ static const char base_tier[] = "; fixture: a bit of everything\n"
 				"memory = 2G\n"
 				"cpus = 1.5\n"
 				"pids = 300\n"
+				"log_rate = 64K\n"
+				"log_burst = 1M\n"
 				"devices = /dev/null rw\n"
 				"\n"
 				"[syscalls]\n"
@@ -198,6 +200,8 @@ static void assert_policy_equal(const struct moat_policy *a, const struct moat_p
 	assert_int_equal(a->memory, b->memory);
 	assert_int_equal(a->cpus_milli, b->cpus_milli);
 	assert_int_equal(a->pids, b->pids);
+	assert_int_equal(a->log_rate, b->log_rate);
+	assert_int_equal(a->log_burst, b->log_burst);
 	assert_int_equal(a->n_devices, b->n_devices);
 	for (size_t i = 0; i < a->n_devices; i++) {
 		assert_string_equal(a->devices[i].path, b->devices[i].path);
@@ -280,6 +284,8 @@ static void test_defaults(void **state)
 	assert_int_equal(p->memory, 1ull << 30);
 	assert_int_equal(p->cpus_milli, 1000);
 	assert_int_equal(p->pids, 256);
+	assert_int_equal(p->log_rate, 1ull << 20);
+	assert_int_equal(p->log_burst, 4ull << 20);
 	assert_string_equal(p->seccomp_profile, "strict");
 	assert_int_equal(p->seccomp_action, MOAT_SECCOMP_KILL);
 	assert_int_equal(p->net_mode, MOAT_NET_NONE);
@@ -331,6 +337,8 @@ static void test_inherit_tier(void **state)
 	assert_int_equal(p->memory, 2ull << 30);
 	assert_int_equal(p->cpus_milli, 1500);
 	assert_int_equal(p->pids, 300);
+	assert_int_equal(p->log_rate, 64ull << 10);
+	assert_int_equal(p->log_burst, 1ull << 20);
 	assert_int_equal(p->n_binds, 3);
 	assert_string_equal(p->binds[0].dst, "/usr");
 	assert_false(p->binds[0].rw);
@@ -490,6 +498,11 @@ static void test_value_errors(void **state)
 		{ "resources", "pids", "4194305", "pids: not a number from 0 to 4194304 "
 						  "\"4194305\"" },
 		{ "resources", "pids", "many", "pids: not a number from 0 to 4194304 \"many\"" },
+		{ "resources", "log_rate", "100",
+		  "log_rate: rate below 1K a second (0 means no limit) \"100\"" },
+		{ "resources", "log_rate", "fast", "log_rate: bad size \"fast\"" },
+		{ "resources", "log_burst", "0", "log_burst: size below 4K \"0\"" },
+		{ "resources", "log_burst", "-4M", "log_burst: negative size \"-4M\"" },
 		{ "resources", "devices", "/etc/shadow", "devices: device path not a clean path "
 							 "under /dev/ \"/etc/shadow\"" },
 		{ "syscalls", "profile", "lax",
@@ -977,7 +990,8 @@ static void test_roundtrip(void **state)
 	p = load_ok("[sandbox]\ntier = base\nhostname = llm-1\naccounting = no\n"
 		    "[filesystem]\nro =\nro = /srv/models:/models\nrw = /srv/cache\n"
 		    "tmp_size = 1.5G\n"
-		    "[resources]\nmemory = 1536M\ncpus = 0.125\npids = 0\n"
+		    "[resources]\nmemory = 1536M\ncpus = 0.125\npids = 0\nlog_rate = 0\n"
+		    "log_burst = 1.5M\n"
 		    "devices = /dev/nvidia* rwm\n"
 		    "[syscalls]\nprofile = strict\naction = log\nallow = perf_event_open\n"
 		    "[network]\negress = 2001:db8::/32 udp/5000-5100\n"
@@ -991,6 +1005,7 @@ static void test_roundtrip(void **state)
 	assert_non_null(strstr(text, "# moat policy: tier base, source "));
 	assert_non_null(strstr(text, "tmp_size = 1536M\n"));
 	assert_non_null(strstr(text, "cpus = 0.125\n"));
+	assert_non_null(strstr(text, "log_rate = 0\nlog_burst = 1536K\n"));
 	assert_non_null(strstr(text, "egress = 192.0.2.7/32 icmp\n"));
 	moat_policy_free(p);
 
@@ -1072,6 +1087,8 @@ static void test_shipped_tiers(void **state)
 	assert_string_equal(p->seccomp_profile, "strict");
 	assert_int_equal(p->seccomp_action, MOAT_SECCOMP_KILL);
 	assert_int_equal(p->audit, MOAT_AUDIT_FULL);
+	assert_int_equal(p->log_rate, 1ull << 20);
+	assert_int_equal(p->log_burst, 4ull << 20);
 	assert_roundtrip(p);
 	moat_policy_free(p);
 	assert_int_equal(diag.lines.n, 0);

@@ -515,15 +515,19 @@ static int claim(struct sandbox *sb, struct moat_error *err)
 	return moat_audit_open(sb->opts->name, &sb->audit, err);
 }
 
-/* The cgroup exists, limits and device rules applied, before any task joins;
- * its paths are recorded at once, so gc finds them if we die from here on. */
+/*
+ * The cgroup exists, limits and device rules applied, before any task joins.
+ * Its paths are recorded before it is made: a supervisor killed between the
+ * mkdir and a later save would leave a cgroup no state names, and the name
+ * locked by it for good.
+ */
 static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 {
 	struct moat_strv paths = {0};
 	json_object *arr;
 	struct stat st;
 
-	if (moat_cgroup_create(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
+	if (moat_cgroup_new(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
 		return -1;
 	if (moat_cgroup_paths(sb->cgroup, &paths) < 0) {
 		moat_strv_clear(&paths);
@@ -534,8 +538,11 @@ static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 		json_object_array_add(arr, json_object_new_string(paths.v[i]));
 	moat_strv_clear(&paths);
 	json_object_object_add(sb->state.json, "cgroups", arr);
+	if (moat_state_save(&sb->state, err) < 0 ||
+	    moat_cgroup_create(sb->cgroup, sb->policy, err) < 0)
+		return -1;
 	/* A cgroup2 directory's inode number is its cgroup id: the key of the
-	 * sandbox's BPF map entries (egress, accounting). */
+	 * sandbox's BPF map entries (egress, accounting), recorded before any. */
 	if (moat_cgroup_v2_fd(sb->cgroup) >= 0 && fstat(moat_cgroup_v2_fd(sb->cgroup), &st) == 0)
 		sb->cgroup_id = st.st_ino;
 	json_object_object_add(sb->state.json, "cgroup_id", json_object_new_uint64(sb->cgroup_id));

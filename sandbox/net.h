@@ -8,7 +8,7 @@
  * being routed through the host, where the egress policy decides.
  *
  * Address leases are files under MOAT_NET_LEASE_DIR named by the sandbox
- * address ("/run/moat/net/10.208.0.2") and holding the owner's sandbox name.
+ * address ("/run/moat/.net/10.208.0.2", in sandbox/lease.c) and holding the owner's sandbox name.
  * A lease whose owner is not alive (moat_state_alive()) is stale and is taken
  * over, so a crashed launcher's address is lost only until a launch needs it.
  * Every link and route is made through rtnetlink (libnl), never by running ip.
@@ -106,6 +106,11 @@ int moat_net_lease_release_addr(const char *addr, const char *sandbox_name, stru
  * empty. A launch leasing meanwhile makes it again. Returns 0, or -1 with err
  * filled. */
 int moat_net_lease_dir_remove(struct moat_error *err);
+
+/* The IPv4 addresses (local and peer) configured on any interface of the
+ * caller's namespace, host byte order, in a malloc'd array for the caller. A
+ * /30 holding one of them would route to two places at once. */
+int moat_net_host_addrs(uint32_t **ret, size_t *ret_n, struct moat_error *err);
 
 /*
  * In the caller's (the host's) namespace: creates the veth pair, the host end

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bpf.h"
+#include "collect.h"
 #include "launch.h"
 #include "moat.h"
 #include "nat.h"

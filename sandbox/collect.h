@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Collecting a sandbox whose supervisor died (SIGKILL, a crash): the same
+ * teardown it would have run, from what its state recorded. For `moat gc`
+ * and for a launch that claims the dead sandbox's name (moat_state_claim()).
+ */
+#ifndef MOAT_COLLECT_H
+#define MOAT_COLLECT_H
+
+#include <json.h>
+
+#include "error.h"
+
+/*
+ * A moat_state_collector: with the global lock held and the name's
+ * directory still in place, removes what state (borrowed) recorded: NAME's
+ * BPF map entries, NAT element, veth, address lease and cgroups.
+ * Idempotent. Returns 0, or -1 with err filled (the directory then stays,
+ * for a later gc).
+ */
+int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err);
+
+#endif

@@ -10,8 +10,10 @@
 #include "syscount.h"
 #include "util.h"
 
-/* A dead sandbox's network: every step is idempotent. */
-static int collect_network(const char *name, json_object *net, struct moat_error *err)
+/* A dead sandbox's network: every step is idempotent. The lease goes by its
+ * owner's name, not the recorded address: the supervisor records the
+ * address only after leasing it. */
+static int collect_network(json_object *net, struct moat_error *err)
 {
 	json_object *v;
 	struct in_addr addr;
@@ -29,24 +31,14 @@ static int collect_network(const char *name, json_object *net, struct moat_error
 	if (json_object_object_get_ex(net, "host_ifname", &v) &&
 	    moat_net_veth_delete(json_object_get_string(v), err) < 0)
 		return -1;
-	if (address && moat_net_lease_release_addr(address, name, err) < 0)
-		return -1;
 	return 0;
 }
 
-int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err)
+static int collect_cgroups(const char *name, json_object *arr, struct moat_error *err)
 {
 	struct moat_strv paths = {0};
-	json_object *arr, *net;
 	int r;
 
-	if (json_object_object_get_ex(state, "network", &net) && collect_network(name, net, err) < 0)
-		return -1;
-	if (json_object_object_get_ex(state, "cgroup_id", &net) && json_object_get_uint64(net) &&
-	    moat_syscount_collect(json_object_get_uint64(net), err) < 0)
-		return -1;
-	if (!json_object_object_get_ex(state, "cgroups", &arr))
-		return 0;
 	for (size_t i = 0; i < json_object_array_length(arr); i++)
 		if (moat_strv_push(&paths, json_object_get_string(json_object_array_get_idx(arr, i))) < 0) {
 			moat_strv_clear(&paths);
@@ -55,4 +47,20 @@ int moat_sandbox_collect(const char *name, json_object *state, struct moat_error
 	r = moat_cgroup_destroy_paths(&paths, err);
 	moat_strv_clear(&paths);
 	return r;
+}
+
+int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(state, "network", &v) && collect_network(v, err) < 0)
+		return -1;
+	if (moat_net_lease_release_owner(name, err) < 0)
+		return -1;
+	if (json_object_object_get_ex(state, "cgroup_id", &v) && json_object_get_uint64(v) &&
+	    moat_syscount_collect(json_object_get_uint64(v), err) < 0)
+		return -1;
+	if (json_object_object_get_ex(state, "cgroups", &v) && collect_cgroups(name, v, err) < 0)
+		return -1;
+	return 0;
 }

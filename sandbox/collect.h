@@ -14,7 +14,8 @@
 /*
  * A moat_state_collector: with the global lock held and the name's
  * directory still in place, removes what state (borrowed) recorded: NAME's
- * BPF map entries, NAT element, veth, address lease and cgroups.
+ * BPF map entries, NAT element, veth and cgroups; and every address lease
+ * naming NAME, recorded or not (it is recorded only once taken).
  * Idempotent. Returns 0, or -1 with err filled (the directory then stays,
  * for a later gc).
  */

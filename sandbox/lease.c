@@ -5,6 +5,7 @@
  * given back and collected. See net.h.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@
 /* How often a lease file may change under us before we give up on it: each
  * round means another launcher took or released that very lease meanwhile. */
 #define LEASE_LOCK_ROUNDS 16
+
+/* A lease being written, ".tmp.NAME": never an address, never a sandbox name. */
+#define LEASE_TMP_PREFIX ".tmp."
 
 static bool slot_in_use(const uint32_t *used, size_t n, const struct in_addr *host)
 {
@@ -63,7 +67,7 @@ static int lease_tmp_create(int dirfd, const char *sandbox_name, char *tmp, size
 
 	/* Ours alone: the caller holds sandbox_name, unique among live sandboxes
 	 * (a pid could repeat across pid namespaces sharing /run). */
-	snprintf(tmp, len, ".tmp.%s", sandbox_name);
+	snprintf(tmp, len, LEASE_TMP_PREFIX "%s", sandbox_name);
 	/* A crashed earlier run may have left it hard-linked to a lease: start
 	 * from a fresh inode rather than truncating that lease. */
 	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
@@ -318,20 +322,125 @@ void moat_net_lease_release(struct moat_net_lease *lease)
 	lease->path[0] = '\0';
 }
 
-int moat_net_lease_release_addr(const char *addr, const char *sandbox_name, struct moat_error *err)
+/* A name in the lease directory moat made: a lease, by its canonical
+ * address, or a temporary lease, with the owner in its name. Anything else
+ * is not ours to remove. */
+static bool lease_file_name(const char *file, char *ret_tmp_owner, size_t len)
 {
-	char file[INET_ADDRSTRLEN];
+	char canonical[INET_ADDRSTRLEN];
 	struct in_addr a;
 
-	/* Both come from a state file: the canonical spelling of a parsed
-	 * address is the only file name we will touch. */
-	if (inet_pton(AF_INET, addr, &a) != 1)
-		return moat_error_set(err, EINVAL, "release lease \"%s\": not an IPv4 address",
-				      addr);
-	if (!moat_name_valid(sandbox_name))
-		return moat_error_set(err, EINVAL, "release lease %s: invalid sandbox name \"%s\"",
-				      addr, sandbox_name);
-	inet_ntop(AF_INET, &a, file, sizeof(file));
-	return lease_remove(file, sandbox_name, err);
+	ret_tmp_owner[0] = '\0';
+	if (strncmp(file, LEASE_TMP_PREFIX, strlen(LEASE_TMP_PREFIX)) == 0) {
+		if (!moat_name_valid(file + strlen(LEASE_TMP_PREFIX)))
+			return false;
+		snprintf(ret_tmp_owner, len, "%s", file + strlen(LEASE_TMP_PREFIX));
+		return true;
+	}
+	return inet_pton(AF_INET, file, &a) == 1 &&
+	       strcmp(inet_ntop(AF_INET, &a, canonical, sizeof(canonical)), file) == 0;
 }
 
+/* Calls fn for each lease and temporary lease in the directory; stops at
+ * fn's first error. 0 when there is no directory. */
+static int lease_for_each(int (*fn)(int dirfd, const char *file, const char *tmp_owner,
+				    const char *arg, struct moat_error *err),
+			  const char *arg, struct moat_error *err)
+{
+	_cleanup_close_ int dirfd = -EBADF, listfd = -EBADF;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	dirfd = lease_dir_open(false, err);
+	if (dirfd < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	/* A descriptor of its own for readdir, whose offset it moves. */
+	listfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = listfd >= 0 ? fdopendir(listfd) : NULL;
+	if (!d)
+		return moat_error_errno(err, "list %s", MOAT_NET_LEASE_DIR);
+	listfd = -EBADF; /* closedir closes it */
+	while (r >= 0 && (errno = 0, de = readdir(d))) {
+		char tmp_owner[MOAT_NAME_MAX + 1];
+
+		if (lease_file_name(de->d_name, tmp_owner, sizeof(tmp_owner)))
+			r = fn(dirfd, de->d_name, tmp_owner, arg, err);
+	}
+	if (r >= 0 && errno != 0)
+		r = moat_error_errno(err, "list %s", MOAT_NET_LEASE_DIR);
+	closedir(d);
+	return r;
+}
+
+/* Unlinks file when owner_ok says its owner has no claim on it any more.
+ * A lease is checked under its lock (see lease_remove); a temporary lease
+ * belongs to the sandbox its name names. */
+static int lease_drop_if(int dirfd, const char *file, const char *tmp_owner,
+			 bool (*owner_gone)(const char *owner, const char *arg), const char *arg,
+			 struct moat_error *err)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char owner[MOAT_NAME_MAX + 2];
+	int r;
+
+	if (tmp_owner[0]) {
+		if (!owner_gone(tmp_owner, arg))
+			return 0;
+		if (unlinkat(dirfd, file, 0) < 0 && errno != ENOENT)
+			return moat_error_errno(err, "remove %s/%s", MOAT_NET_LEASE_DIR, file);
+		return 1;
+	}
+	r = lease_lock(dirfd, file, &fd, err);
+	if (r <= 0)
+		return r;
+	if (lease_read_owner(fd, file, owner, sizeof(owner), err) < 0)
+		return -1;
+	if (!owner_gone(owner, arg))
+		return 0;
+	if (unlinkat(dirfd, file, 0) < 0 && errno != ENOENT)
+		return moat_error_errno(err, "remove lease %s/%s", MOAT_NET_LEASE_DIR, file);
+	return 1;
+}
+
+static bool owner_is(const char *owner, const char *name)
+{
+	return strcmp(owner, name) == 0;
+}
+
+static int drop_named(int dirfd, const char *file, const char *tmp_owner, const char *name,
+		      struct moat_error *err)
+{
+	return lease_drop_if(dirfd, file, tmp_owner, owner_is, name, err);
+}
+
+int moat_net_lease_release_owner(const char *sandbox_name, struct moat_error *err)
+{
+	if (!moat_name_valid(sandbox_name))
+		return moat_error_set(err, EINVAL, "release leases: invalid sandbox name \"%s\"",
+				      sandbox_name);
+	if (lease_for_each(drop_named, sandbox_name, err) < 0)
+		return moat_error_prefix(err, "release the leases of %s", sandbox_name);
+	return 0;
+}
+
+/* An owner that is no valid name (an empty or damaged lease) has no
+ * supervisor either. */
+static bool owner_dead(const char *owner, const char *unused)
+{
+	(void)unused;
+	return !moat_state_alive(owner);
+}
+
+static int drop_orphan(int dirfd, const char *file, const char *tmp_owner, const char *unused,
+		       struct moat_error *err)
+{
+	return lease_drop_if(dirfd, file, tmp_owner, owner_dead, unused, err);
+}
+
+int moat_net_lease_collect(struct moat_error *err)
+{
+	if (lease_for_each(drop_orphan, NULL, err) < 0)
+		return moat_error_prefix(err, "collect address leases");
+	return 0;
+}

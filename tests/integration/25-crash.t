@@ -1,7 +1,7 @@
 #!/bin/bash
 # The supervisor killed at chosen points of a launch (strace delivers SIGKILL
 # on entry to a system call), then `moat gc`: whatever the crash left is
-# collected, and the name can be used again.
+# collected (address leases too), and the name can be used again.
 . "$(dirname "$0")/lib.sh"
 require_root
 command -v strace >/dev/null || skip_all "strace is not installed (run 'make deps')"
@@ -20,6 +20,23 @@ crash() {
 	{ strace -qq -o /dev/null "${opts[@]}" -e trace="$sc" -e inject="$sc:signal=SIGKILL:when=$k" \
 		"$MOAT" run "${HELPER_BIND[@]}" "$@" </dev/null >/dev/null 2>&1; } 2>/dev/null
 	echo $?
+}
+
+# nth_call SYSCALL AFTER-RE MATCH-RE RUN-ARGS...: in a traced launch, the
+# number K of the first call of SYSCALL whose line matches MATCH-RE after a
+# line matching AFTER-RE (a reference for crash; calls at relative paths,
+# which strace -P cannot match, are found this way). After a first launch:
+# a launch that finds the shared state cold (seccomp cache, BPF pins) makes
+# more calls than the warm one crash will run.
+nth_call() {
+	local sc=$1 after=$2 match=$3
+	shift 3
+	"$MOAT" run "${HELPER_BIND[@]}" "$@" </dev/null >/dev/null 2>&1
+	strace -qq -o "$TMP/trace" -e trace=all "$MOAT" run "${HELPER_BIND[@]}" "$@" \
+		</dev/null >/dev/null 2>&1
+	awk -v sc="$sc" -v after="$after" -v want="$match" '
+		$0 ~ after { seen = 1 }
+		index($0, sc "(") == 1 { n++; if (seen && $0 ~ want) { print n; exit } }' "$TMP/trace"
 }
 
 # This process's cgroup2 directory, where moat makes moat/NAME.
@@ -60,6 +77,39 @@ if [ -n "$v1mem" ]; then
 	is "$(code_of msandbox --name "$name" -- /bin/true)" 0 "the name can be used again"
 	rm -f "/var/log/moat/$name.jsonl"
 fi
+
+# Killed right after leasing its address, before the state records it.
+name=crash-lease-$$
+msandbox --tier internal -- /bin/true >/dev/null 2>&1
+k=$(nth_call unlinkat '^linkat\(' '\.tmp\.' --name "$name" --tier internal -- /bin/true)
+is "$(crash unlinkat "$k" -- --name "$name" --tier internal -- /bin/true)" 137 \
+	"the supervisor is killed just after taking an address lease (unlinkat #$k)"
+lease=$(grep -lx "$name" /run/moat/.net/* 2>/dev/null)
+ok $([ -n "$lease" ] && ! grep -qs '"address"' "/run/moat/$name/state.json" && echo 0 || echo 1) \
+	"it holds a lease ($lease) its state does not record"
+"$MOAT" gc >/dev/null
+is "$(grep -lx "$name" /run/moat/.net/* 2>/dev/null)" "" "moat gc removes the lease"
+ok $([ ! -e "/run/moat/.net/.tmp.$name" ] && echo 0 || echo 1) "and the temporary lease"
+rm -f "/var/log/moat/$name.jsonl"
+
+# Leases whose holder is gone, whatever the state said: gc removes them, and
+# only them.
+anchor=crash-anchor-$$
+mdetach "$anchor" --tier internal -- /bin/sleep 1000 >/dev/null
+live=$(grep -lx "$anchor" /run/moat/.net/* 2>/dev/null)
+ghost=/run/moat/.net/10.208.255.254
+[ "$live" = "$ghost" ] && ghost=/run/moat/.net/10.208.255.250
+echo "crash-ghost-$$" >"$ghost"
+echo "crash-ghost-$$" >"/run/moat/.net/.tmp.crash-ghost-$$"
+echo "not a lease" >/run/moat/.net/crash-other-$$
+"$MOAT" gc >/dev/null
+ok $([ ! -e "$ghost" ] && [ ! -e "/run/moat/.net/.tmp.crash-ghost-$$" ] && echo 0 || echo 1) \
+	"moat gc removes a lease and a temporary lease whose holder is gone"
+ok $([ -n "$live" ] && [ -e "$live" ] && echo 0 || echo 1) "but not the lease of a running sandbox"
+ok $([ -e /run/moat/.net/crash-other-$$ ] && echo 0 || echo 1) "nor a file that is no lease"
+rm -f /run/moat/.net/crash-other-$$
+"$MOAT" stop "$anchor" >/dev/null
+rm -f "/var/log/moat/$anchor.jsonl" "/var/log/moat/$anchor.log"
 
 check_no_leaks
 done_testing

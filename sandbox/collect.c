@@ -53,14 +53,16 @@ int moat_sandbox_collect(const char *name, json_object *state, struct moat_error
 {
 	json_object *v;
 
-	if (json_object_object_get_ex(state, "network", &v) && collect_network(v, err) < 0)
+	if (state && json_object_object_get_ex(state, "network", &v) &&
+	    collect_network(v, err) < 0)
 		return -1;
 	if (moat_net_lease_release_owner(name, err) < 0)
 		return -1;
-	if (json_object_object_get_ex(state, "cgroup_id", &v) && json_object_get_uint64(v) &&
+	if (state && json_object_object_get_ex(state, "cgroup_id", &v) && json_object_get_uint64(v) &&
 	    moat_syscount_collect(json_object_get_uint64(v), err) < 0)
 		return -1;
-	if (json_object_object_get_ex(state, "cgroups", &v) && collect_cgroups(name, v, err) < 0)
+	if (state && json_object_object_get_ex(state, "cgroups", &v) &&
+	    collect_cgroups(name, v, err) < 0)
 		return -1;
 	return 0;
 }

@@ -13,10 +13,11 @@
 
 /*
  * A moat_state_collector: with the global lock held and the name's
- * directory still in place, removes what state (borrowed) recorded: NAME's
- * BPF map entries, NAT element, veth and cgroups; and every address lease
- * naming NAME, recorded or not (it is recorded only once taken).
- * Idempotent. Returns 0, or -1 with err filled (the directory then stays,
+ * directory still in place, removes what state recorded: NAME's BPF map
+ * entries, NAT element, veth and cgroups (state may be NULL when the
+ * supervisor died before its first state.json, which it writes before it
+ * makes any of them); and every address lease naming NAME, recorded or not
+ * (it is recorded only once taken). Idempotent. Returns 0, or -1 with err filled (the directory then stays,
  * for a later gc).
  */
 int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err);

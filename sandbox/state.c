@@ -128,14 +128,21 @@ static int collect_locked(const char *name, moat_state_collector collect, struct
 	_cleanup_close_ int fd = open_state_dir(name);
 	char path[sizeof(MOAT_RUN_DIR) + MOAT_NAME_MAX + 2];
 	json_object *state = NULL;
+	struct moat_error unread;
 	int r = 0;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : moat_error_errno(err, "open state of %s", name);
 	if (dir_locked(fd))
 		return 0;
-	/* A supervisor that died before writing state.json left nothing else behind. */
-	if (read_state_at(fd, name, &state, err) == 0 && collect)
+	/* A supervisor records what it makes before making it, so one that died
+	 * before its first state.json made nothing the state would name; the
+	 * collector still runs, without state, for what it finds by name. That
+	 * state.json is missing is no error of the claim or the gc: ours stays
+	 * unfilled unless the collector fails. */
+	if (read_state_at(fd, name, &state, &unread) < 0)
+		state = NULL;
+	if (collect)
 		r = collect(name, state, err);
 	json_object_put(state);
 	if (r < 0)

@@ -31,9 +31,14 @@ struct moat_state {
 /*
  * Claims NAME: under the global lock, refuses a name whose supervisor is alive
  * (EEXIST, "sandbox NAME is already running"), collects a dead one's leftovers
- * with collect,
- * then creates the directory and locks it. On success *st is initialised and
- * owned by the caller (moat_state_release()).
+ * with collect, then creates the directory and locks it. On success *st is
+ * initialised and owned by the caller (moat_state_release()), and err is
+ * untouched.
+ *
+ * A collector gets the dead sandbox's state.json (borrowed), or NULL when it
+ * died before writing one (or left one that cannot be read); it runs with the
+ * global lock held and the directory still in place, and returns 0 or -1 with
+ * err filled (the directory then stays, for a later gc).
  */
 typedef int (*moat_state_collector)(const char *name, json_object *state, struct moat_error *err);
 int moat_state_claim(const char *name, moat_state_collector collect, struct moat_state *st,

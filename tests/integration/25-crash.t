@@ -111,5 +111,18 @@ rm -f /run/moat/.net/crash-other-$$
 "$MOAT" stop "$anchor" >/dev/null
 rm -f "/var/log/moat/$anchor.jsonl" "/var/log/moat/$anchor.log"
 
+# A crash before the first state.json leaves a directory without it: the next
+# launch of the name collects it without a word.
+name=crash-nostate-$$
+k=$(nth_call rename '^' '/policy\.ini"' --name "$name" -- /bin/true)
+is "$(crash rename "$k" -- --name "$name" -- /bin/true)" 137 \
+	"the supervisor is killed before its first state.json (rename #$k)"
+ok $([ -d "/run/moat/$name" ] && [ ! -e "/run/moat/$name/state.json" ] && echo 0 || echo 1) \
+	"a state directory without state.json is left"
+out=$(msandbox --name "$name" -- /bin/true 2>&1)
+is "$?" 0 "the next launch of the name succeeds"
+is "$out" "" "and prints nothing"
+rm -f "/var/log/moat/$name.jsonl"
+
 check_no_leaks
 done_testing

@@ -510,7 +510,7 @@ static int claim(struct sandbox *sb, struct moat_error *err)
 	if (moat_state_claim(sb->opts->name, moat_sandbox_collect, &sb->state, err) < 0)
 		return -1;
 	sb->claimed = true;
-	if (moat_state_write_file(&sb->state, "policy.ini", sb->policy_text, err) < 0)
+	if (moat_state_write_file(&sb->state, MOAT_STATE_POLICY_FILE, sb->policy_text, err) < 0)
 		return -1;
 	/* From here on, even a failed launch leaves its "stop" event. */
 	return moat_audit_open(sb->opts->name, &sb->audit, err);

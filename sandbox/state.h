@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define MOAT_RUN_DIR "/run/moat"
+#define MOAT_STATE_POLICY_FILE "policy.ini" /* the effective policy, written at the claim */
 #define MOAT_LOG_DIR "/var/log/moat"
 
 struct moat_state {
@@ -51,7 +52,9 @@ int moat_state_save(struct moat_state *st, struct moat_error *err);
 int moat_state_write_file(struct moat_state *st, const char *file, const char *data,
 			  struct moat_error *err);
 
-/* Removes the directory and drops the lock: the last step of teardown. Idempotent. */
+/* Removes the directory and drops the lock: the last step of teardown.
+ * state.json goes last, MOAT_STATE_POLICY_FILE just before it (see
+ * collect.h). Idempotent. */
 int moat_state_remove(struct moat_state *st, struct moat_error *err);
 
 /* Frees memory and closes the lock fd without removing anything (the child side). */

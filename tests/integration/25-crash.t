@@ -1,7 +1,7 @@
 #!/bin/bash
 # The supervisor killed at chosen points of a launch (strace delivers SIGKILL
 # on entry to a system call), then `moat gc`: whatever the crash left is
-# collected (address leases too), and the name can be used again.
+# collected, the name can be used again, and the audit log gets its end.
 . "$(dirname "$0")/lib.sh"
 require_root
 command -v strace >/dev/null || skip_all "strace is not installed (run 'make deps')"
@@ -48,6 +48,8 @@ cgroup2_dir() {
 }
 
 sandbox_cgroups() { find /sys/fs/cgroup -mindepth 1 -maxdepth 8 -type d -path "*/moat/$1" 2>/dev/null; }
+
+stops() { grep -c '"event":"stop"' "/var/log/moat/$1.jsonl" 2>/dev/null; }
 
 msandbox -- /bin/true >/dev/null 2>&1 # the shared state warm, as on a busy host
 
@@ -122,6 +124,39 @@ ok $([ -d "/run/moat/$name" ] && [ ! -e "/run/moat/$name/state.json" ] && echo 0
 out=$(msandbox --name "$name" -- /bin/true 2>&1)
 is "$?" 0 "the next launch of the name succeeds"
 is "$out" "" "and prints nothing"
+rm -f "/var/log/moat/$name.jsonl"
+
+# A sandbox whose supervisor was killed gets its end when it is collected:
+# by moat gc, or by the next launch of its name.
+name=crash-end-$$
+log=/var/log/moat/$name.jsonl
+mdetach "$name" -- /bin/sleep 1000 >/dev/null
+kill -KILL "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisor_pid"])' \
+	"/run/moat/$name/state.json")"
+for _ in $(seq 50); do "$MOAT" ls | grep -q "^$name .*dead" && break; sleep 0.1; done
+like "$("$MOAT" gc)" "^collected $name$" "moat gc collects a sandbox whose supervisor was killed"
+is "$(tail -n 1 "$log" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["event"], e.get("status"), e.get("collected"), "supervisor" in e.get("error", ""))')" \
+	"stop 125 True True" "its audit log ends with stop, status 125, collected, and why"
+is "$(stops "$name")" 1 "one stop for the one launch"
+"$MOAT" gc >/dev/null
+is "$(stops "$name")" 1 "a second gc adds none"
+mdetach "$name" -- /bin/sleep 1000 >/dev/null
+kill -KILL "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisor_pid"])' \
+	"/run/moat/$name/state.json")"
+for _ in $(seq 50); do "$MOAT" ls | grep -q "^$name .*dead" && break; sleep 0.1; done
+is "$(code_of msandbox --name "$name" -- /bin/true)" 0 "a launch of the dead sandbox's name succeeds"
+is "$(grep -o '"event":"[a-z]*"' "$log" | tail -n 5 | cut -d'"' -f4 | tr '\n' ' ')" \
+	"start stop start exit stop " "and the log reads: the dead one's start and stop, then its own life"
+rm -f "$log" "/var/log/moat/$name.log"
+
+# Killed after writing its stop, while removing its state: gc adds no second.
+name=crash-late-$$
+k=$(nth_call unlinkat '^' '"state\.json"' --name "$name" -- /bin/true)
+before=$(stops "$name")
+is "$(crash unlinkat "$k" -- --name "$name" -- /bin/true)" 137 \
+	"the supervisor is killed removing its state.json (unlinkat #$k)"
+like "$("$MOAT" gc)" "^collected $name$" "moat gc collects what it left"
+is "$(($(stops "$name") - before))" 1 "the launch has its own stop, not doubled by gc"
 rm -f "/var/log/moat/$name.jsonl"
 
 check_no_leaks

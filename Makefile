@@ -32,7 +32,7 @@ include Kbuild
 DEB_PACKAGES := build-essential pkg-config clang llvm bpftool libbpf-dev libseccomp-dev \
 	libcap-dev libnl-3-dev libnl-route-3-dev libcgroup-dev libcmocka-dev libinih-dev \
 	libjson-c-dev nettle-dev libzstd-dev libnftables-dev nftables iproute2 python3 procps util-linux perl \
-	bubblewrap prometheus
+	bubblewrap prometheus strace
 
 PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 libbpf libcgroup inih json-c nettle libnftables
 TEST_PKGS := cmocka
@@ -48,7 +48,7 @@ DLOPEN_PKGS := libnftables
 # Fail with a clear line when a library is missing, not with a compiler error later.
 # Skipped for targets that do not compile themselves (deps, clean, help) or that
 # install deps first and then build in a sub-make (check, demo, bench).
-NOBUILD_GOALS := deps clean help check demo bench
+NOBUILD_GOALS := deps clean help check demo bench stress
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 missing := $(strip $(foreach p,$(PKGS) $(TEST_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
 ifneq ($(missing),)
@@ -142,7 +142,7 @@ $(O)/bpf/%.hash.h: $(O)/bpf/%.bpf.o
 $(addprefix $(O)/,$(core-y)): | $(BPF_SKELS) $(BPF_HASHES)
 
 # --- Targets -------------------------------------------------------------------
-.PHONY: all deps check unit integration demo bench install uninstall clean help
+.PHONY: all deps check unit integration stress demo bench install uninstall clean help
 
 all: $(BINS) $(BPF_OBJS)
 
@@ -166,6 +166,13 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_HELPERS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+
+# The crash-point sweep, launches at once and same-name races in full (a few
+# minutes, as root). STRESS_FLAGS passes options, e.g. --lock FILE on a
+# machine shared with other test runs.
+stress: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)MOAT=$(abspath $(O)/moat) tests/stress/stress.sh $(STRESS_FLAGS)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -194,7 +201,7 @@ clean:
 	rm -rf $(O)
 
 help:
-	@echo 'Targets: all (default) deps check unit integration demo bench install clean'
-	@echo 'Variables: O=build V=1 PREFIX=/usr/local DESTDIR= SANITIZE=1 SHARED=1'
+	@echo 'Targets: all (default) deps check unit integration stress demo bench install clean'
+	@echo 'Variables: O=build V=1 PREFIX=/usr/local DESTDIR= SANITIZE=1 SHARED=1 STRESS_FLAGS='
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -7,8 +7,10 @@
  * live writer. When a line would take the file past its cap, the file is
  * renamed to NAME.jsonl.1 (replacing an older one) and a fresh one started.
  *
- * One writer per log: the sandbox's supervisor, which holds the name. The
- * writer is not thread-safe. Readers need no lock.
+ * One writer per log: the sandbox's supervisor, which holds the name, or,
+ * once it is dead, its collector under the global lock (collect.h), for
+ * the "stop" it did not write. The writer is not thread-safe. Readers need
+ * no lock.
  */
 #ifndef MOAT_AUDIT_H
 #define MOAT_AUDIT_H

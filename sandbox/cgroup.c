@@ -72,8 +72,12 @@ struct moat_cgroup {
 	char *v1_mount[MOAT_CG_V1_COUNT];      /* hybrid: where each is mounted */
 	char *v1_dir[MOAT_CG_V1_COUNT];	       /* hybrid: our own cgroup there */
 	bool v2_ctrl[MOAT_CG_V1_COUNT];	       /* unified: controllers enabled for us */
+	bool v2_made;			       /* v2_path was made by moat_cgroup_create */
 	int v2_fd;			       /* O_PATH of v2_path */
 	int dev_link_fd;		       /* unified: the devices BPF link */
+	struct moat_cgroup_layout layout;      /* as moat_cgroup_new found it */
+	struct moat_dev_rule *dev_rules;       /* the allow-list, for moat_cgroup_create */
+	size_t n_dev_rules;
 };
 
 static void cgroup_freep(struct moat_cgroup **cg)
@@ -1121,6 +1125,8 @@ void moat_cgroup_free(struct moat_cgroup *cg)
 	free(cg->v2_path);
 	free(cg->v2_rel);
 	free(cg->name);
+	free(cg->dev_rules);
+	moat_cgroup_layout_clear(&cg->layout);
 	free(cg);
 }
 
@@ -1238,15 +1244,14 @@ int moat_cgroup_join_v1_self(const struct moat_cgroup *cg, const int fds[MOAT_CG
 
 /* --- creation --------------------------------------------------------------- */
 
-/* mkdir dir/moat (shared, may exist) then dir/moat/name (must not exist). */
-static int mkdir_sandbox(const char *dir, const char *name, char **ret_path,
-			 struct moat_error *err)
+/* mkdir path's parent moat/ (shared, may exist) then path, .../moat/NAME
+ * (must not exist). */
+static int mkdir_sandbox(const char *path, struct moat_error *err)
 {
-	_cleanup_free_ char *parent = path_join(dir, MOAT_CGROUP_PARENT);
-	_cleanup_free_ char *path = parent ? path_join(parent, name) : NULL;
+	_cleanup_free_ char *parent = parent_of(path);
 
-	if (!path)
-		return moat_error_errno(err, "mkdir %s/%s", dir, MOAT_CGROUP_PARENT);
+	if (!parent)
+		return moat_error_errno(err, "mkdir %s", path);
 	/* Another sandbox's teardown may remove the empty parent between our two
 	 * mkdirs: try again a few times. */
 	for (int tries = 0;; tries++) {
@@ -1264,7 +1269,6 @@ static int mkdir_sandbox(const char *dir, const char *name, char **ret_path,
 			return -1;
 		}
 	}
-	*ret_path = TAKE_PTR(path);
 	return 0;
 }
 
@@ -1433,8 +1437,9 @@ static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layou
 			return -1;
 		cg->v2_ctrl[c] = r == 0;
 	}
-	if (mkdir_sandbox(l->v2.dir, cg->name, &cg->v2_path, err) < 0)
+	if (mkdir_sandbox(cg->v2_path, err) < 0)
 		return -1;
+	cg->v2_made = true;
 	for (int c = 0; c < MOAT_CG_V1_COUNT; c++) {
 		int r;
 
@@ -1451,12 +1456,12 @@ static int create_unified(struct moat_cgroup *cg, const struct moat_cgroup_layou
 }
 
 /*
- * Hybrid, before clone: the cgroup2 directory, and the names of the v1 ones,
- * which moat_cgroup_create_v1 makes. Knowing them now, init can join them
- * later and the state records them before they exist (gc skips a missing one).
+ * Hybrid: the names of the v1 groups, which moat_cgroup_create_v1 makes.
+ * Knowing them now, init can join them later and the state records them
+ * before they exist (gc skips a missing one).
  */
-static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
-			 const struct moat_policy *p, struct moat_error *err)
+static int name_v1(struct moat_cgroup *cg, const struct moat_cgroup_layout *l,
+		   const struct moat_policy *p, struct moat_error *err)
 {
 	bool required[MOAT_CG_V1_COUNT] = { 0 };
 
@@ -1478,9 +1483,18 @@ static int create_hybrid(struct moat_cgroup *cg, const struct moat_cgroup_layout
 		if (!cg->v1_mount[c] || !cg->v1_dir[c] || !cg->v1_path[c] || !cg->v1_rel[c])
 			return moat_error_errno(err, "create cgroup");
 	}
-	/* Direct mkdir: libcgroup 2.0 cannot create a cgroup2 directory without
-	 * a cgroup2 controller, and hybrid hosts have none for us. */
-	return mkdir_sandbox(l->v2.dir, cg->name, &cg->v2_path, err);
+	return 0;
+}
+
+/* Hybrid, before clone: the cgroup2 directory. Direct mkdir: libcgroup 2.0
+ * cannot create a cgroup2 directory without a cgroup2 controller, and
+ * hybrid hosts have none for us. */
+static int create_hybrid(struct moat_cgroup *cg, struct moat_error *err)
+{
+	if (mkdir_sandbox(cg->v2_path, err) < 0)
+		return -1;
+	cg->v2_made = true;
+	return 0;
 }
 
 /* Drops the v1 names from the first controller on: teardown must not
@@ -1531,62 +1545,76 @@ not_ours:
 	return -1;
 }
 
-int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
-		       struct moat_error *err)
+int moat_cgroup_new(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
+		    struct moat_error *err)
 {
-	_cleanup_(layout_clearp) struct moat_cgroup_layout l = { 0 };
 	_cleanup_(cgroup_freep) struct moat_cgroup *cg = NULL;
-	_cleanup_free_ struct moat_dev_rule *rules = NULL;
-	size_t n_rules = 0;
-	int r;
+	const struct moat_cgroup_layout *l;
 
 	if (!moat_name_valid(name))
 		return moat_error_set(err, EINVAL, "bad sandbox name \"%s\"", name);
-	/* Everything that can fail without side effects comes first. */
-	if (layout_detect(&l, err) < 0 || moat_cgroup_device_rules(p, &rules, &n_rules, err) < 0)
-		return -1;
-	/* cgroup_init() fails on a cgroup2 host that delegates no controller to
-	 * us; that only matters when there is a limit to write. Hybrid hosts
-	 * write theirs in moat_cgroup_create_v1. */
-	if (l.mode == MOAT_CGROUP_UNIFIED && (p->memory || p->cpus_milli || p->pids) &&
-	    lcg_init(err) < 0)
-		return -1;
-
 	cg = calloc(1, sizeof(*cg));
 	if (!cg)
 		return moat_error_errno(err, "create cgroup");
 	cg->v2_fd = cg->dev_link_fd = -EBADF;
-	cg->mode = l.mode;
+	l = &cg->layout;
+	if (layout_detect(&cg->layout, err) < 0 ||
+	    moat_cgroup_device_rules(p, &cg->dev_rules, &cg->n_dev_rules, err) < 0)
+		return -1;
+	/* cgroup_init() fails on a cgroup2 host that delegates no controller to
+	 * us; that only matters when there is a limit to write. Hybrid hosts
+	 * write theirs in moat_cgroup_create_v1. */
+	if (l->mode == MOAT_CGROUP_UNIFIED && (p->memory || p->cpus_milli || p->pids) &&
+	    lcg_init(err) < 0)
+		return -1;
+	cg->mode = l->mode;
 	cg->name = strdup(name);
-	cg->v2_rel = moat_strdup_printf("%s%s%s/%s", l.v2.rel, *l.v2.rel ? "/" : "",
+	cg->v2_path = moat_strdup_printf("%s/%s/%s", l->v2.dir, MOAT_CGROUP_PARENT, name);
+	cg->v2_rel = moat_strdup_printf("%s%s%s/%s", l->v2.rel, *l->v2.rel ? "/" : "",
 					MOAT_CGROUP_PARENT, name);
-	if (!cg->name || !cg->v2_rel)
+	if (!cg->name || !cg->v2_path || !cg->v2_rel)
 		return moat_error_errno(err, "create cgroup");
+	if (l->mode == MOAT_CGROUP_HYBRID && name_v1(cg, l, p, err) < 0)
+		return -1;
+	*ret = TAKE_PTR(cg);
+	return 0;
+}
 
-	r = l.mode == MOAT_CGROUP_UNIFIED ? create_unified(cg, &l, p, err)
-					  : create_hybrid(cg, &l, p, err);
+int moat_cgroup_create(struct moat_cgroup *cg, const struct moat_policy *p,
+		       struct moat_error *err)
+{
+	int r;
+
+	r = cg->mode == MOAT_CGROUP_UNIFIED ? create_unified(cg, &cg->layout, p, err)
+					    : create_hybrid(cg, err);
 	if (r == 0) {
 		cg->v2_fd = open(cg->v2_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (cg->v2_fd < 0)
 			r = moat_error_errno(err, "open %s", cg->v2_path);
 	}
 	/* Limits before any task joins: there is no window without them. */
-	if (r == 0 && l.mode == MOAT_CGROUP_UNIFIED)
-		r = apply_limits_v2(cg, p, rules, n_rules, err);
+	if (r == 0 && cg->mode == MOAT_CGROUP_UNIFIED)
+		r = apply_limits_v2(cg, p, cg->dev_rules, cg->n_dev_rules, err);
 	else if (r == 0)
-		r = apply_devices_bpf(cg, rules, n_rules, err);
+		r = apply_devices_bpf(cg, cg->dev_rules, cg->n_dev_rules, err);
 	if (r < 0) {
 		_cleanup_(strv_clearp) struct moat_strv paths = { 0 };
 		struct moat_error ignored;
 
 		/* Nothing left behind: remove what we made (keeping the first
-		 * error), which is no v1 group yet. */
+		 * error), which is no v1 group yet, and forget the names of what
+		 * we did not make (an existing moat/NAME stays, for `moat gc`). */
 		forget_v1(cg, 0);
+		if (!cg->v2_made) {
+			free(cg->v2_path);
+			cg->v2_path = NULL;
+		}
 		if (moat_cgroup_paths(cg, &paths) == 0)
 			teardown(&paths, &ignored);
+		free(cg->v2_path);
+		cg->v2_path = NULL;
 		return -1;
 	}
-	*ret = TAKE_PTR(cg);
 	return 0;
 }
 

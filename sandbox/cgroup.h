@@ -44,25 +44,37 @@ enum moat_cgroup_v1 {
 struct moat_cgroup; /* opaque; owns its paths, fds and the devices BPF link */
 
 /*
- * Creates moat/NAME below the calling process's cgroup in every hierarchy
- * needed and applies p's [resources] (0 means no limit): memory as a hard
- * limit with swap off, cpus as a CFS quota over a 100 ms period, pids, and the
- * device allow-list (plus the standard null, zero, full, random, urandom, tty,
- * ptmx and pts nodes; everything else denied). Everything is applied before
- * any task joins. Returns 0 and the new cgroup in *ret (owned by the caller:
- * moat_cgroup_destroy() or moat_cgroup_free()), or -1 with err naming the
- * file, e.g. "write memory.max in /sys/fs/cgroup/moat/web: Invalid argument";
- * on failure nothing that was created is left behind. An existing moat/NAME
- * (a dead sandbox's leftover, for `moat gc`) is an error, never adopted.
+ * Plans moat/NAME below the calling process's cgroup in every hierarchy
+ * needed, making nothing: detects the layout, expands p's device rules and
+ * names every directory, so that the caller can record them
+ * (moat_cgroup_paths) before they exist and `moat gc` finds whatever a
+ * supervisor killed from then on made. Returns 0 and the cgroup in *ret
+ * (owned by the caller: moat_cgroup_destroy() or moat_cgroup_free()), or -1
+ * with err filled.
  */
-int moat_cgroup_create(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
+int moat_cgroup_new(const char *name, const struct moat_policy *p, struct moat_cgroup **ret,
+		    struct moat_error *err);
+
+/*
+ * Creates the cgroup2 directory moat_cgroup_new named and applies p's
+ * [resources] (0 means no limit): memory as a hard limit with swap off, cpus
+ * as a CFS quota over a 100 ms period, pids, and the device allow-list (plus
+ * the standard null, zero, full, random, urandom, tty, ptmx and pts nodes;
+ * everything else denied). Everything is applied before any task joins.
+ * Returns 0, or -1 with err naming the file, e.g. "write memory.max in
+ * /sys/fs/cgroup/moat/web: Invalid argument"; on failure nothing that was
+ * created is left behind, and cg names no directory any more (destroying it
+ * is a no-op). An existing moat/NAME (a dead sandbox's leftover, for `moat
+ * gc`) is an error, never adopted.
+ */
+int moat_cgroup_create(struct moat_cgroup *cg, const struct moat_policy *p,
 		       struct moat_error *err);
 
 /*
  * On a hybrid host, the v1 groups (memory, cpu, pids: those p limits) are
- * made by this second step, with their limits, while the child builds its
- * root: moat_cgroup_create only names them (moat_cgroup_paths lists them
- * from then on, and moat_cgroup_join_v1_self knows them in the child).
+ * made by this third step, with their limits, while the child builds its
+ * root: moat_cgroup_new names them (moat_cgroup_paths lists them from then
+ * on, and moat_cgroup_join_v1_self knows them in the child).
  * Nothing to do on a cgroup2-only host. Returns 0, or -1 with err filled;
  * on failure the caller destroys the cgroup, which removes only what moat
  * made (an existing group of the same name stays, for `moat gc`).

@@ -29,6 +29,7 @@
 #include "audit.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "collect.h"
 #include "egress.h"
 #include "env.h"
 #include "launch.h"
@@ -520,21 +521,25 @@ static int claim(struct sandbox *sb, struct moat_error *err)
 	if (moat_state_claim(sb->opts->name, moat_sandbox_collect, &sb->state, err) < 0)
 		return -1;
 	sb->claimed = true;
-	if (moat_state_write_file(&sb->state, "policy.ini", sb->policy_text, err) < 0)
+	if (moat_state_write_file(&sb->state, MOAT_STATE_POLICY_FILE, sb->policy_text, err) < 0)
 		return -1;
 	/* From here on, even a failed launch leaves its "stop" event. */
 	return moat_audit_open(sb->opts->name, &sb->audit, err);
 }
 
-/* The cgroup exists, limits and device rules applied, before any task joins;
- * its paths are recorded at once, so gc finds them if we die from here on. */
+/*
+ * The cgroup exists, limits and device rules applied, before any task joins.
+ * Its paths are recorded before it is made: a supervisor killed between the
+ * mkdir and a later save would leave a cgroup no state names, and the name
+ * locked by it for good.
+ */
 static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 {
 	struct moat_strv paths = {0};
 	json_object *arr;
 	struct stat st;
 
-	if (moat_cgroup_create(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
+	if (moat_cgroup_new(sb->opts->name, sb->policy, &sb->cgroup, err) < 0)
 		return -1;
 	if (moat_cgroup_paths(sb->cgroup, &paths) < 0) {
 		moat_strv_clear(&paths);
@@ -545,8 +550,11 @@ static int make_cgroup(struct sandbox *sb, struct moat_error *err)
 		json_object_array_add(arr, json_object_new_string(paths.v[i]));
 	moat_strv_clear(&paths);
 	json_object_object_add(sb->state.json, "cgroups", arr);
+	if (moat_state_save(&sb->state, err) < 0 ||
+	    moat_cgroup_create(sb->cgroup, sb->policy, err) < 0)
+		return -1;
 	/* A cgroup2 directory's inode number is its cgroup id: the key of the
-	 * sandbox's BPF map entries (egress, accounting). */
+	 * sandbox's BPF map entries (egress, accounting), recorded before any. */
 	if (moat_cgroup_v2_fd(sb->cgroup) >= 0 && fstat(moat_cgroup_v2_fd(sb->cgroup), &st) == 0)
 		sb->cgroup_id = st.st_ino;
 	json_object_object_add(sb->state.json, "cgroup_id", json_object_new_uint64(sb->cgroup_id));
@@ -1432,51 +1440,4 @@ int moat_sandbox_name_generate(const char *tier, char *buf, size_t len, struct m
 		return moat_error_errno(err, "getrandom");
 	snprintf(buf, len, "%.40s-%08x", tier && *tier ? tier : "moat", r);
 	return 0;
-}
-
-/* gc of a dead sandbox's network: every step is idempotent. */
-static int collect_network(const char *name, json_object *net, struct moat_error *err)
-{
-	json_object *v;
-	struct in_addr addr;
-	const char *address = NULL;
-
-	if (json_object_object_get_ex(net, "cgroup_id", &v) &&
-	    moat_egress_collect(json_object_get_uint64(v), err) < 0)
-		return -1;
-	if (json_object_object_get_ex(net, "address", &v))
-		address = json_object_get_string(v);
-	if (address && inet_pton(AF_INET, address, &addr) == 1 &&
-	    json_object_object_get_ex(net, "nat", &v) && json_object_get_boolean(v) &&
-	    moat_nat_remove(&addr, err) < 0)
-		return -1;
-	if (json_object_object_get_ex(net, "host_ifname", &v) &&
-	    moat_net_veth_delete(json_object_get_string(v), err) < 0)
-		return -1;
-	if (address && moat_net_lease_release_addr(address, name, err) < 0)
-		return -1;
-	return 0;
-}
-
-int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err)
-{
-	struct moat_strv paths = {0};
-	json_object *arr, *net;
-	int r;
-
-	if (json_object_object_get_ex(state, "network", &net) && collect_network(name, net, err) < 0)
-		return -1;
-	if (json_object_object_get_ex(state, "cgroup_id", &net) && json_object_get_uint64(net) &&
-	    moat_syscount_collect(json_object_get_uint64(net), err) < 0)
-		return -1;
-	if (!json_object_object_get_ex(state, "cgroups", &arr))
-		return 0;
-	for (size_t i = 0; i < json_object_array_length(arr); i++)
-		if (moat_strv_push(&paths, json_object_get_string(json_object_array_get_idx(arr, i))) < 0) {
-			moat_strv_clear(&paths);
-			return moat_error_errno(err, "collect %s", name);
-		}
-	r = moat_cgroup_destroy_paths(&paths, err);
-	moat_strv_clear(&paths);
-	return r;
 }

@@ -38,8 +38,4 @@ int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err
 /* Writes a fresh name "TIER-xxxxxxxx" into buf (at least MOAT_NAME_MAX + 1 bytes). */
 int moat_sandbox_name_generate(const char *tier, char *buf, size_t len, struct moat_error *err);
 
-/* The state collector for `moat gc` and for claiming a dead sandbox's name:
- * releases what the dead supervisor recorded (cgroups). */
-int moat_sandbox_collect(const char *name, json_object *state, struct moat_error *err);
-
 #endif

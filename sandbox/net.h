@@ -8,9 +8,9 @@
  * being routed through the host, where the egress policy decides.
  *
  * Address leases are files under MOAT_NET_LEASE_DIR named by the sandbox
- * address ("/run/moat/net/10.208.0.2") and holding the owner's sandbox name.
- * A lease whose owner is not alive (moat_state_alive()) is stale and is taken
- * over, so a crashed launcher's address is lost only until a launch needs it.
+ * address ("/run/moat/.net/10.208.0.2", in sandbox/lease.c) and holding the owner's sandbox name.
+ * A lease whose owner is not alive (moat_state_alive()) is stale: a launch
+ * that needs it takes it over, and `moat gc` removes it.
  * Every link and route is made through rtnetlink (libnl), never by running ip.
  */
 #ifndef MOAT_NET_H
@@ -97,15 +97,33 @@ int moat_net_lease_acquire(const char *sandbox_name, const struct moat_cidr *poo
  * Best effort and idempotent: for teardown paths that cannot report. */
 void moat_net_lease_release(struct moat_net_lease *lease);
 
-/* For moat gc: removes the lease of sandbox address addr (dotted quad) if its
- * owner is sandbox_name. Returns 1 when removed, 0 when there was no such
- * lease or another sandbox owns it, -1 with err filled. */
-int moat_net_lease_release_addr(const char *addr, const char *sandbox_name, struct moat_error *err);
+/*
+ * For collecting a dead sandbox (moat gc, or a launch claiming its name):
+ * removes every lease, and the temporary lease, that names sandbox_name as
+ * its owner, whatever address its state recorded (it may have died before
+ * recording one). The caller holds the name (a dead one's, under the global
+ * lock). Returns 0, or -1 with err filled.
+ */
+int moat_net_lease_release_owner(const char *sandbox_name, struct moat_error *err);
+
+/*
+ * For moat gc, with the global lock held (moat_state_lock_global()), so that
+ * no name is claimed meanwhile: removes every lease and temporary lease whose
+ * owner is not alive (moat_state_alive()), such as those of a sandbox whose
+ * state directory is gone. Files of other shapes are left alone. Returns 0,
+ * or -1 with err filled.
+ */
+int moat_net_lease_collect(struct moat_error *err);
 
 /* For moat gc once no sandbox runs: removes the lease directory when it is
  * empty. A launch leasing meanwhile makes it again. Returns 0, or -1 with err
  * filled. */
 int moat_net_lease_dir_remove(struct moat_error *err);
+
+/* The IPv4 addresses (local and peer) configured on any interface of the
+ * caller's namespace, host byte order, in a malloc'd array for the caller. A
+ * /30 holding one of them would route to two places at once. */
+int moat_net_host_addrs(uint32_t **ret, size_t *ret_n, struct moat_error *err);
 
 /*
  * In the caller's (the host's) namespace: creates the veth pair, the host end

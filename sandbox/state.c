@@ -128,14 +128,21 @@ static int collect_locked(const char *name, moat_state_collector collect, struct
 	_cleanup_close_ int fd = open_state_dir(name);
 	char path[sizeof(MOAT_RUN_DIR) + MOAT_NAME_MAX + 2];
 	json_object *state = NULL;
+	struct moat_error unread;
 	int r = 0;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : moat_error_errno(err, "open state of %s", name);
 	if (dir_locked(fd))
 		return 0;
-	/* A supervisor that died before writing state.json left nothing else behind. */
-	if (read_state_at(fd, name, &state, err) == 0 && collect)
+	/* A supervisor records what it makes before making it, so one that died
+	 * before its first state.json made nothing the state would name; the
+	 * collector still runs, without state, for what it finds by name. That
+	 * state.json is missing is no error of the claim or the gc: ours stays
+	 * unfilled unless the collector fails. */
+	if (read_state_at(fd, name, &state, &unread) < 0)
+		state = NULL;
+	if (collect)
 		r = collect(name, state, err);
 	json_object_put(state);
 	if (r < 0)
@@ -223,12 +230,43 @@ int moat_state_save(struct moat_state *st, struct moat_error *err)
 	return moat_state_write_file(st, STATE_FILE, text, err);
 }
 
+/*
+ * The files go in an order that lets a supervisor killed on the way be told
+ * from one that died before its stop event (collect.c): the state, with the
+ * launch's start time, last; the policy, written at the claim, before it;
+ * whatever else first. Entries that are not files are left to moat_rm_rf.
+ */
+static void remove_files_in_order(int dirfd)
+{
+	static const char *const last[] = {MOAT_STATE_POLICY_FILE, STATE_FILE};
+	/* A descriptor of its own: readdir moves its offset. */
+	_cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d) {
+		fd = -EBADF; /* closedir closes it */
+		while ((de = readdir(d)))
+			if (de->d_type == DT_REG && strcmp(de->d_name, last[0]) != 0 &&
+			    strcmp(de->d_name, last[1]) != 0)
+				unlinkat(dirfd, de->d_name, 0);
+		closedir(d);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(last); i++)
+		unlinkat(dirfd, last[i], 0);
+}
+
 int moat_state_remove(struct moat_state *st, struct moat_error *err)
 {
 	int r = 0;
 
-	/* Remove while still holding the lock, so no one claims a half-removed name. */
-	if (st->dir && moat_rm_rf(st->dir, err) < 0)
+	/* Remove while still holding the lock, so no one claims a half-removed
+	 * name. The files in order, best effort; moat_rm_rf for anything else
+	 * (and the error). */
+	if (st->dir && st->dirfd >= 0)
+		remove_files_in_order(st->dirfd);
+	if (st->dir && rmdir(st->dir) < 0 && errno != ENOENT && moat_rm_rf(st->dir, err) < 0)
 		r = -1;
 	moat_state_release(st);
 	return r;

@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define MOAT_RUN_DIR "/run/moat"
+#define MOAT_STATE_POLICY_FILE "policy.ini" /* the effective policy, written at the claim */
 #define MOAT_LOG_DIR "/var/log/moat"
 
 struct moat_state {
@@ -31,9 +32,14 @@ struct moat_state {
 /*
  * Claims NAME: under the global lock, refuses a name whose supervisor is alive
  * (EEXIST, "sandbox NAME is already running"), collects a dead one's leftovers
- * with collect,
- * then creates the directory and locks it. On success *st is initialised and
- * owned by the caller (moat_state_release()).
+ * with collect, then creates the directory and locks it. On success *st is
+ * initialised and owned by the caller (moat_state_release()), and err is
+ * untouched.
+ *
+ * A collector gets the dead sandbox's state.json (borrowed), or NULL when it
+ * died before writing one (or left one that cannot be read); it runs with the
+ * global lock held and the directory still in place, and returns 0 or -1 with
+ * err filled (the directory then stays, for a later gc).
  */
 typedef int (*moat_state_collector)(const char *name, json_object *state, struct moat_error *err);
 int moat_state_claim(const char *name, moat_state_collector collect, struct moat_state *st,
@@ -46,7 +52,9 @@ int moat_state_save(struct moat_state *st, struct moat_error *err);
 int moat_state_write_file(struct moat_state *st, const char *file, const char *data,
 			  struct moat_error *err);
 
-/* Removes the directory and drops the lock: the last step of teardown. Idempotent. */
+/* Removes the directory and drops the lock: the last step of teardown.
+ * state.json goes last, MOAT_STATE_POLICY_FILE just before it (see
+ * collect.h). Idempotent. */
 int moat_state_remove(struct moat_state *st, struct moat_error *err);
 
 /* Frees memory and closes the lock fd without removing anything (the child side). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bpf.h"
+#include "collect.h"
 #include "launch.h"
 #include "moat.h"
 #include "nat.h"
@@ -25,6 +26,21 @@ static int release_shared(const struct moat_strv *names, struct moat_error *err)
 	    moat_rm_rf(MOAT_SECCOMP_CACHE_DIR, err) < 0)
 		return -1;
 	return moat_nat_cleanup_if_unused(err);
+}
+
+/* Leases whose holder is gone, whatever its state said (a sandbox collected
+ * by an older moat, a state directory removed by hand). Under the global
+ * lock: a name claimed meanwhile could otherwise lose the temporary lease it
+ * is writing. */
+static int collect_leases(struct moat_error *err)
+{
+	int lock = moat_state_lock_global(err), r;
+
+	if (lock < 0)
+		return -1;
+	r = moat_net_lease_collect(err);
+	moat_state_unlock_global(lock);
+	return r;
 }
 
 int cmd_gc(int argc, char **argv)
@@ -55,6 +71,10 @@ int cmd_gc(int argc, char **argv)
 		}
 	}
 	moat_strv_clear(&names);
+	if (collect_leases(&err) < 0) {
+		moat_error_print(&err, stderr);
+		code = MOAT_EXIT_FAILURE;
+	}
 	if (moat_state_list(&names, &err) < 0 || release_shared(&names, &err) < 0) {
 		moat_error_print(&err, stderr);
 		code = MOAT_EXIT_FAILURE;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "moat.h"
-#include "status.h"
+#include "text.h"
 
 #define MOAT_VERSION "0.1.0"
 
@@ -83,17 +83,7 @@ int moat_option_error(int code, const char *cmd, int c, char **argv)
 
 void moat_put_safe_n(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		size_t len = moat_status_safe_len(s + i, n - i);
-
-		if (len == 0) {
-			printf("\\x%02x", (unsigned char)s[i]);
-			i++;
-			continue;
-		}
-		fwrite(s + i, 1, len, stdout);
-		i += len;
-	}
+	moat_escape_write(stdout, s, n);
 }
 
 void moat_put_safe(const char *s)

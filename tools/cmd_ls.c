@@ -166,7 +166,8 @@ int cmd_ls(int argc, char **argv)
 	json_object_put(list);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno != EPIPE)
-			fprintf(stderr, "moat: ls: write: %s\n", strerror(errno ? errno : EIO));
+			moat_print_line(stderr, "moat: ls: write: %s",
+					strerror(errno ? errno : EIO));
 		return MOAT_EXIT_FAILURE;
 	}
 	return MOAT_EXIT_OK;

@@ -25,7 +25,7 @@ static int policy_usage(FILE *f, int code)
 static void print_diag(const struct moat_diag *d)
 {
 	for (size_t i = 0; i < d->lines.n; i++)
-		fprintf(stderr, "%s\n", d->lines.v[i]);
+		moat_print_line(stderr, "%s", d->lines.v[i]);
 }
 
 /* Loads one file, printing its problems. Returns 0 if valid. */
@@ -56,7 +56,7 @@ static int policy_check(int argc, char **argv)
 		if (check_one(argv[i], NULL) < 0)
 			code = MOAT_EXIT_FAILURE;
 		else
-			printf("%s: ok\n", argv[i]);
+			moat_print_line(stdout, "%s: ok", argv[i]);
 	}
 	return code;
 }

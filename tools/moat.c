@@ -52,13 +52,14 @@ static void usage(FILE *f)
 
 int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "moat: %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* The message often quotes an argument: it is escaped with the rest. */
+	moat_print_line(stderr, "moat: %s: %s", cmd, msg);
 	return code;
 }
 
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
 		return cmd && strcmp(cmd, "run") == 0 ? MOAT_EXIT_LAUNCH : MOAT_EXIT_FAILURE;
 	}
 	if (!cmd) {
-		fputs("moat: no command given (see moat --help)\n", stderr);
+		moat_print_line(stderr, "moat: no command given (see moat --help)");
 		return MOAT_EXIT_USAGE;
 	}
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -143,6 +144,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(cmd, cmds[i].name) == 0)
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "moat: unknown command \"%s\" (see moat --help)\n", cmd);
+	moat_print_line(stderr, "moat: unknown command \"%s\" (see moat --help)", cmd);
 	return MOAT_EXIT_USAGE;
 }

@@ -1,0 +1,80 @@
+#!/bin/bash
+# The command line's contract beyond moat run's launch: untrusted text in
+# messages is escaped (one line, no control bytes), help for every command,
+# exit codes of bad names, and what make install puts where.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+# A name, path or value as an attacker or a typo would pass it: a newline
+# (a second, forged line) and an ESC sequence (terminal control).
+BAD=$'x\nmoat: forged\x1b[2J'
+BAD_ESC='x\\nmoat: forged\\x1b\[2J'
+
+# one_clean_line FILE DESCRIPTION: FILE is exactly one line, and no byte of it
+# but its final newline is a control character.
+one_clean_line() {
+	local file=$1
+	shift
+	is "$(wc -l <"$file")" 1 "$*: one line"
+	is "$(tail -c 1 "$file" | od -An -c | tr -d ' ')" '\n' "$*: ends with its newline"
+	if head -c -1 "$file" | LC_ALL=C grep -q '[[:cntrl:]]'; then
+		ok 1 "$*: no raw control byte"
+		sed 's/^/#   /' "$file" | cat -v
+	else
+		ok 0 "$*: no raw control byte"
+	fi
+}
+
+# --- escaping in error lines ------------------------------------------------------------
+"$MOAT" run --name "$BAD" -- /bin/true 2>"$TMP/err"
+is "$?" 125 "run with a bad name: 125"
+one_clean_line "$TMP/err" "run --name with a newline and an ESC"
+like "$(cat "$TMP/err")" "^moat: run: invalid name \"$BAD_ESC\"" "the name is shown escaped"
+
+for cmd in stop status events; do
+	"$MOAT" $cmd "$BAD" 2>"$TMP/err"
+	one_clean_line "$TMP/err" "$cmd with a newline and an ESC in the name"
+	like "$(cat "$TMP/err")" "^moat: $cmd: .*\"$BAD_ESC\"" "$cmd shows the name escaped"
+done
+"$MOAT" events --follow "$BAD" 2>"$TMP/err"
+one_clean_line "$TMP/err" "events --follow with a bad name"
+
+"$MOAT" "$BAD" 2>"$TMP/err"
+one_clean_line "$TMP/err" "an unknown command"
+"$MOAT" status "--$BAD" 2>"$TMP/err"
+one_clean_line "$TMP/err" "an unknown option"
+
+# Paths and values from the user, in messages made deep in the library.
+"$MOAT" run --policy "$TMP/$BAD.ini" -- /bin/true 2>"$TMP/err"
+is "$?" 125 "a policy file that does not exist: 125"
+one_clean_line "$TMP/err" "run --policy with a newline in the path"
+like "$(cat "$TMP/err")" "$BAD_ESC" "the path is shown escaped"
+"$MOAT" run --bind "/no/such/$BAD:/x" -- /bin/true 2>"$TMP/err"
+one_clean_line "$TMP/err" "a bind source with a newline"
+"$MOAT" run --env "$BAD" -- /bin/true 2>"$TMP/err"
+one_clean_line "$TMP/err" "an --env with a newline"
+"$MOAT" metrics --listen "$BAD" 2>"$TMP/err"
+one_clean_line "$TMP/err" "metrics --listen with a newline"
+printf '[sandbox]\nbogus = 1\n' >"$TMP/$BAD.ini"
+"$MOAT" policy check "$TMP/$BAD.ini" 2>"$TMP/err"
+is "$?" 1 "policy check of a bad file: 1"
+one_clean_line "$TMP/err" "policy check's FILE:LINE: line for a path with a newline"
+like "$(cat "$TMP/err")" "$BAD_ESC\\.ini:2: " "policy check shows the path escaped"
+printf '[sandbox]\n' >"$TMP/$BAD.ini"
+"$MOAT" policy check "$TMP/$BAD.ini" >"$TMP/out"
+one_clean_line "$TMP/out" "policy check's FILE: ok line"
+
+# What a sandbox says about itself, on stdout: its command line, in status and events.
+name=cli-esc-$$
+mdetach "$name" -- /bin/sh -c 'exec sleep 1000' "$BAD" >/dev/null 2>&1
+"$MOAT" status "$name" >"$TMP/out" 2>&1
+grep '^  command' "$TMP/out" >"$TMP/line"
+one_clean_line "$TMP/line" "status shows an argument with a newline and an ESC"
+like "$(cat "$TMP/line")" "$BAD_ESC" "status shows the argument escaped"
+"$MOAT" events "$name" | grep ' start ' >"$TMP/line"
+one_clean_line "$TMP/line" "events shows an argument with a newline and an ESC"
+"$MOAT" stop --timeout 1 "$name" >/dev/null 2>&1
+rm -f "/var/log/moat/$name.jsonl" "/var/log/moat/$name.log"
+
+check_no_leaks
+done_testing

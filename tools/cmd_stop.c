@@ -106,6 +106,10 @@ int cmd_stop(int argc, char **argv)
 	if (optind + 1 != argc)
 		return moat_usage_error(MOAT_EXIT_USAGE, "stop", "expected one sandbox name");
 	name = argv[optind];
+	/* A name no sandbox can have is a usage error, as for status and events. */
+	if (!moat_name_valid(name))
+		return moat_usage_error(MOAT_EXIT_USAGE, "stop", "invalid sandbox name \"%s\"",
+					name);
 	if (!moat_state_alive(name)) {
 		moat_print_line(stderr, "moat: stop: no running sandbox named \"%s\"", name);
 		return MOAT_EXIT_NOT_FOUND;

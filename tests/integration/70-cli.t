@@ -64,6 +64,18 @@ printf '[sandbox]\n' >"$TMP/$BAD.ini"
 "$MOAT" policy check "$TMP/$BAD.ini" >"$TMP/out"
 one_clean_line "$TMP/out" "policy check's FILE: ok line"
 
+# --- exit codes ----------------------------------------------------------------------------
+# A malformed name is bad usage (2) for every command that takes one; a valid
+# name of no sandbox is 3.
+for cmd in stop status events; do
+	for bad in "$BAD" "../x" "a/b" "" "-" ".hidden"; do
+		"$MOAT" $cmd -- "$bad" >/dev/null 2>&1
+		is "$?" 2 "$cmd $(printf '%q' "$bad"): malformed name, exit 2"
+	done
+	"$MOAT" $cmd "cli-none-$$" >/dev/null 2>&1
+	is "$?" 3 "$cmd of a valid name no sandbox has: exit 3"
+done
+
 # What a sandbox says about itself, on stdout: its command line, in status and events.
 name=cli-esc-$$
 mdetach "$name" -- /bin/sh -c 'exec sleep 1000' "$BAD" >/dev/null 2>&1

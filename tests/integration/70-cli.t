@@ -76,6 +76,19 @@ for cmd in stop status events; do
 	is "$?" 3 "$cmd of a valid name no sandbox has: exit 3"
 done
 
+# --- policy values that could never launch -------------------------------------------------
+printf '[resources]\npids = 1\n' >"$TMP/pids1.ini"
+err=$("$MOAT" policy check "$TMP/pids1.ini" 2>&1)
+is "$?" 1 "policy check refuses pids = 1"
+like "$err" "pids1.ini:2: pids: below 2, the fewest" "the message names the key and the minimum"
+err=$("$MOAT" run --pids 1 -- /bin/true 2>&1)
+is "$?" 125 "run --pids 1: 125, before anything starts"
+like "$err" "^moat: run: pids: below 2" "run says why in one line"
+"$MOAT" run --pids 2 -- /bin/true
+is "$?" 0 "pids = 2 is enough for moat-init and the command"
+"$MOAT" run --tier internal --pids 2 -- /bin/true
+is "$?" 0 "pids = 2 is enough on a veth tier too"
+
 # What a sandbox says about itself, on stdout: its command line, in status and events.
 name=cli-esc-$$
 mdetach "$name" -- /bin/sh -c 'exec sleep 1000' "$BAD" >/dev/null 2>&1

@@ -490,6 +490,8 @@ static void test_value_errors(void **state)
 		{ "resources", "pids", "4194305", "pids: not a number from 0 to 4194304 "
 						  "\"4194305\"" },
 		{ "resources", "pids", "many", "pids: not a number from 0 to 4194304 \"many\"" },
+		{ "resources", "pids", "1", "pids: below 2, the fewest a sandbox runs with "
+					    "(moat-init and the command; 0 means no limit) \"1\"" },
 		{ "resources", "devices", "/etc/shadow", "devices: device path not a clean path "
 							 "under /dev/ \"/etc/shadow\"" },
 		{ "syscalls", "profile", "lax",

@@ -89,6 +89,22 @@ is "$?" 0 "pids = 2 is enough for moat-init and the command"
 "$MOAT" run --tier internal --pids 2 -- /bin/true
 is "$?" 0 "pids = 2 is enough on a veth tier too"
 
+# --- bind paths with a trailing slash ------------------------------------------------------
+mkdir -p "$TMP/srv/x" "$TMP/srv/y"
+echo in-x >"$TMP/srv/x/file"
+out=$("$MOAT" run --bind "$TMP/srv/x/:/opt/x" -- /bin/cat /opt/x/file 2>&1)
+is "$?:$out" "0:in-x" "--bind SRC/:DST binds SRC"
+out=$("$MOAT" run --bind "$TMP/srv/x//:/opt/x/" -- /bin/cat /opt/x/file 2>&1)
+is "$?:$out" "0:in-x" "--bind SRC//:DST/ binds SRC on DST"
+printf '[filesystem]\nro = %s/srv/x/\n' "$TMP" >"$TMP/slash.ini"
+out=$("$MOAT" policy show "$TMP/slash.ini" | grep "^ro = ")
+is "$out" "ro = $TMP/srv/x" "a policy's ro = SRC/ is SRC"
+out=$("$MOAT" run --policy "$TMP/slash.ini" -- /bin/cat "$TMP/srv/x/file" 2>&1)
+is "$?:$out" "0:in-x" "and binds it"
+err=$("$MOAT" run --bind "$TMP/srv/x:/opt/x" --bind "$TMP/srv/y:/opt/x/" -- /bin/true 2>&1)
+is "$?" 125 "DST and DST/ are the same place"
+like "$err" "two binds on \"/opt/x\"" "and the clash is named"
+
 # What a sandbox says about itself, on stdout: its command line, in status and events.
 name=cli-esc-$$
 mdetach "$name" -- /bin/sh -c 'exec sleep 1000' "$BAD" >/dev/null 2>&1

@@ -64,6 +64,40 @@ printf '[sandbox]\n' >"$TMP/$BAD.ini"
 "$MOAT" policy check "$TMP/$BAD.ini" >"$TMP/out"
 one_clean_line "$TMP/out" "policy check's FILE: ok line"
 
+# --- help --------------------------------------------------------------------------------
+# Every command and sub-subcommand: its own usage on stdout, nothing on
+# stderr, exit 0; moat help CMD prints the same.
+for cmd in run stop ls status top metrics events gc policy "policy check" "policy show"; do
+	for opt in --help -h; do
+		"$MOAT" $cmd $opt >"$TMP/out" 2>"$TMP/err"
+		is "$?:$(cat "$TMP/err")" "0:" "moat $cmd $opt: exit 0, nothing on stderr"
+		like "$(head -1 "$TMP/out")" "^Usage: moat $cmd( |$)" "moat $cmd $opt: its usage on stdout"
+	done
+	"$MOAT" help $cmd >"$TMP/help" 2>"$TMP/err"
+	is "$?:$(cat "$TMP/err")" "0:" "moat help $cmd: exit 0"
+	cmp -s "$TMP/help" "$TMP/out"
+	ok $? "moat help $cmd prints what moat $cmd --help does"
+done
+"$MOAT" policy --help >"$TMP/parent"
+for sub in check show; do
+	"$MOAT" policy $sub --help | grep -q "^Usage: moat policy $sub " && ! "$MOAT" policy $sub --help | cmp -s - "$TMP/parent"
+	ok $? "policy $sub --help is its own usage, not policy's"
+done
+"$MOAT" help >"$TMP/out"
+like "$(head -1 "$TMP/out")" "^Usage: moat COMMAND" "moat help alone: the summary"
+"$MOAT" help no-such-command 2>"$TMP/err"
+is "$?" 2 "moat help of an unknown command: 2"
+one_clean_line "$TMP/err" "moat help of an unknown command"
+"$MOAT" policy check -x 2>"$TMP/err"
+is "$?:$(cat "$TMP/err")" "2:moat: policy check: unknown option -x" "policy check -x: bad usage"
+"$MOAT" policy check -- --help 2>"$TMP/err"
+is "$?" 1 "policy check -- --help checks a file named --help"
+like "$(cat "$TMP/err")" "--help" "and says it cannot read it"
+"$MOAT" policy show --tier internal "$TMP/x.ini" 2>"$TMP/err"
+is "$?" 2 "policy show with --tier and a FILE: bad usage"
+"$MOAT" policy show -t internal | grep -q '^mode = veth'
+ok $? "policy show -t TIER shows the tier"
+
 # --- exit codes ----------------------------------------------------------------------------
 # A malformed name is bad usage (2) for every command that takes one; a valid
 # name of no sandbox is 3.

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "parse.h"
 #include "state.h"
+#include "text.h"
 #include "util.h"
 
 #define LOG_SUFFIX     ".jsonl"
@@ -32,41 +33,6 @@ struct moat_audit_log {
 
 /* ---- strings -------------------------------------------------------------- */
 
-size_t moat_audit_utf8_len(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are invalid. */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * A JSON string of s with every byte that is not part of valid UTF-8 written
  * as the text "\xNN": json-c copies bytes as they are, and one invalid byte
@@ -75,24 +41,12 @@ size_t moat_audit_utf8_len(const char *str, size_t n)
  */
 static json_object *clean_string(const char *s, size_t n)
 {
-	_cleanup_free_ char *buf = malloc(4 * n + 1);
-	size_t out = 0;
+	_cleanup_free_ char *buf = malloc(MOAT_ESCAPE_MAX_PER_BYTE * n + 1);
+	size_t out;
 
 	if (!buf)
 		return NULL;
-	for (size_t i = 0; i < n;) {
-		size_t len = moat_audit_utf8_len(s + i, n - i);
-
-		if (len == 0) {
-			snprintf(buf + out, 5, "\\x%02x", (unsigned char)s[i]);
-			out += 4;
-			i++;
-			continue;
-		}
-		memcpy(buf + out, s + i, len);
-		out += len;
-		i += len;
-	}
+	moat_escape(s, n, MOAT_ESCAPE_UTF8, buf, MOAT_ESCAPE_MAX_PER_BYTE * n + 1, &out);
 	return json_object_new_string_len(buf, (int)out);
 }
 

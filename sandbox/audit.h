@@ -120,11 +120,6 @@ void moat_audit_close(struct moat_audit_log *a);
 /* "2026-11-29T20:43:50.123456789Z" for realtime_ns into buf[MOAT_AUDIT_TIME_LEN]. */
 void moat_audit_format_time(uint64_t realtime_ns, char buf[MOAT_AUDIT_TIME_LEN]);
 
-/* Length of the valid UTF-8 sequence at the start of s (n bytes), 0 when there is
- * none: the writer escapes the bytes that are not, and so must a reader that
- * prints the log's strings to a terminal. */
-size_t moat_audit_utf8_len(const char *s, size_t n);
-
 /*
  * Reader side. fn gets each line, oldest first: the raw text (len bytes,
  * newline removed, NUL-terminated for convenience) and the parsed object, or

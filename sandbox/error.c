@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "text.h"
 
 static void error_vset(struct moat_error *err, int errnum, const char *fmt, va_list ap)
 {
@@ -58,10 +59,34 @@ int moat_error_prefix(struct moat_error *err, const char *fmt, ...)
 	return -1;
 }
 
+/* The longest line moat_print_line writes; longer ones are cut. */
+#define LINE_MAX_RAW 2048
+
+void moat_print_line(FILE *f, const char *fmt, ...)
+{
+	char raw[LINE_MAX_RAW], line[MOAT_ESCAPE_MAX_PER_BYTE * LINE_MAX_RAW + 2];
+	size_t len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	moat_escape(raw, strnlen(raw, sizeof(raw)), MOAT_ESCAPE_TERMINAL, line, sizeof(line) - 1,
+		    &len);
+	line[len++] = '\n';
+	/* One write: the line cannot interleave with another process's output
+	 * (a detached sandbox's log gets the supervisor's lines too). */
+	fwrite(line, 1, len, f);
+	fflush(f);
+}
+
 void moat_error_print(const struct moat_error *err, FILE *f)
 {
 	if (err->errnum)
-		fprintf(f, "moat: %s: %s\n", err->msg, strerror(err->errnum));
+		moat_print_line(f, "moat: %s: %s", err->msg, strerror(err->errnum));
 	else
-		fprintf(f, "moat: %s\n", err->msg);
+		moat_print_line(f, "moat: %s", err->msg);
 }

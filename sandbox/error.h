@@ -47,7 +47,16 @@ int moat_error_errno(struct moat_error *err, const char *fmt, ...)
 int moat_error_prefix(struct moat_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Writes "moat: MESSAGE[: strerror]\n" to f: the one line a user sees. */
+/*
+ * Writes the formatted text and a newline to f as one line, in one write:
+ * every byte that could end the line or drive a terminal escaped (text.h,
+ * MOAT_ESCAPE_TERMINAL), as messages carry names, paths and values that came
+ * from the user or the sandbox. Escaping once here, at output, means no
+ * caller escapes its arguments. Text past 2 KiB is cut.
+ */
+void moat_print_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes "moat: MESSAGE[: strerror]" with moat_print_line: the one line a user sees. */
 void moat_error_print(const struct moat_error *err, FILE *f);
 
 #endif

@@ -570,8 +570,8 @@ static int degrade(struct sandbox *sb, const char *layer, struct moat_error *err
 		sb->degraded = json_object_new_array();
 	json_object_array_add(sb->degraded,
 			      json_object_new_string_len(err->msg, (int)strnlen(err->msg, sizeof(err->msg))));
-	fprintf(stderr, "moat: %s: running without %s (--allow-degraded): %s\n", sb->opts->name,
-		layer, err->msg);
+	moat_print_line(stderr, "moat: %s: running without %s (--allow-degraded): %s",
+			sb->opts->name, layer, err->msg);
 	*err = (struct moat_error){0};
 	return 0;
 }
@@ -1364,7 +1364,7 @@ static void report_oom(const struct sandbox *sb)
 	if (moat_cgroup_oom_kills(sb->cgroup, &kills) < 0 || kills == 0)
 		return;
 	moat_format_size(sb->policy->memory, limit, sizeof(limit));
-	fprintf(stderr, "moat: %s: out of memory (limit %s), killed\n", sb->opts->name, limit);
+	moat_print_line(stderr, "moat: %s: out of memory (limit %s), killed", sb->opts->name, limit);
 	moat_audit_oom(sb->audit, sb->policy->memory, kills, &ignored);
 }
 
@@ -1374,7 +1374,7 @@ static void log_exit(const struct sandbox *sb, int code)
 
 	moat_audit_exit(sb->audit, code, &ignored);
 	if (sb->opts->detach)
-		fprintf(stderr, "moat: %s: exited with status %d\n", sb->opts->name, code);
+		moat_print_line(stderr, "moat: %s: exited with status %d", sb->opts->name, code);
 }
 
 int moat_sandbox_run(const struct moat_launch_opts *opts, struct moat_error *err)

@@ -570,6 +570,16 @@ static bool under(const char *path, const char *dir)
 	return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
 }
 
+/* "/srv/x/" and "/srv/x//" as "/srv/x" (a shell completes a directory with
+ * its slash), "/" as it is: the one spelling the duplicate check compares. */
+static void strip_trailing_slashes(char *path)
+{
+	size_t len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+}
+
 int moat_parse_bind(const char *s, char **ret_src, char **ret_dst, const char **ret_msg)
 {
 	const char *colon = strchr(s, ':');
@@ -580,6 +590,10 @@ int moat_parse_bind(const char *s, char **ret_src, char **ret_dst, const char **
 		return fail(ret_msg, "bad bind (expected SRC[:DST], paths without ':')");
 	src = colon ? strndup(s, (size_t)(colon - s)) : strdup(s);
 	dst = strdup(colon ? colon + 1 : s);
+	if (src && dst && *src && *dst) {
+		strip_trailing_slashes(src);
+		strip_trailing_slashes(dst);
+	}
 	if (!src || !dst)
 		msg = "out of memory";
 	else if (!path_clean(src) || !path_clean(dst))

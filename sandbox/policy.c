@@ -32,6 +32,9 @@
 #define TIER_NAME_MAX	64
 #define MIB		(1024ull * 1024)
 #define PIDS_MAX	4194304 /* PID_MAX_LIMIT on 64-bit kernels */
+/* moat-init and the command are in the pids limit from the start: with 1,
+ * init's fork of the command fails (EAGAIN) and no sandbox can launch. */
+#define PIDS_MIN	2
 
 /* inih reads a line into INI_MAX_LINE bytes, its newline and NUL included:
  * the longest line a policy file can hold (and moat_policy_format print). */
@@ -430,9 +433,17 @@ static int set_cpus(struct moat_policy *p, const char *key, const char *value, c
 static int set_pids(struct moat_policy *p, const char *key, const char *value, char **ret_msg)
 {
 	const char *msg;
+	uint64_t pids;
 
-	if (moat_parse_uint(value, 0, PIDS_MAX, &p->pids, &msg) < 0)
+	if (moat_parse_uint(value, 0, PIDS_MAX, &pids, &msg) < 0)
 		return bad_value(ret_msg, key, "not a number from 0 to 4194304", value);
+	if (pids != 0 && pids < PIDS_MIN) {
+		*ret_msg = moat_strdup_printf("%s: below %d, the fewest a sandbox runs with "
+					      "(moat-init and the command; 0 means no limit) \"%s\"",
+					      key, PIDS_MIN, value);
+		return -1;
+	}
+	p->pids = pids;
 	return 0;
 }
 

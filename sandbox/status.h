@@ -80,15 +80,4 @@ void moat_status_format_bytes(uint64_t v, char *buf, size_t len);
 /* "42s", "3m07s", "5h02m", "12d03h". */
 void moat_status_format_duration(uint64_t seconds, char *buf, size_t len);
 
-/* Copies s into buf with every control character, C1 control and byte that is
- * not valid UTF-8 written as \xNN: strings that come from inside a sandbox (a
- * process's comm, its command line) must not drive the reader's terminal.
- * Truncates to fit; buf is always NUL-terminated. */
-void moat_status_sanitize(const char *s, char *buf, size_t len);
-
-/* The rule behind it, for writers that do not copy: the length of the
- * character at s (n bytes left) to show as it is, or 0 when its first byte
- * must be written as \xNN. */
-size_t moat_status_safe_len(const char *s, size_t n);
-
 #endif

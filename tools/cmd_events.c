@@ -235,7 +235,7 @@ static int print_line(const char *line, size_t len, json_object *ev, void *userd
 
 static int no_events(const char *name)
 {
-	fprintf(stderr, "moat: no events for sandbox %s\n", name);
+	moat_print_line(stderr, "moat: no events for sandbox %s", name);
 	return MOAT_EXIT_NOT_FOUND;
 }
 
@@ -243,7 +243,7 @@ static int write_failed(int errnum)
 {
 	/* A reader that went away (| head) is not an error worth a message. */
 	if (errnum != EPIPE)
-		fprintf(stderr, "moat: events: write: %s\n", strerror(errnum));
+		moat_print_line(stderr, "moat: events: write: %s", strerror(errnum));
 	return MOAT_EXIT_FAILURE;
 }
 

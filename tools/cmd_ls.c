@@ -8,6 +8,7 @@
 
 #include "moat.h"
 #include "status.h"
+#include "text.h"
 
 /* A value of the status, shared (the entry takes a reference), or JSON null
  * when its source was unavailable. */
@@ -84,8 +85,8 @@ static void print_row(json_object *e)
 	uint64_t up = 0;
 	double r;
 
-	moat_status_sanitize(moat_status_str(e, "name", ""), name, sizeof(name));
-	moat_status_sanitize(moat_status_str(e, "tier", ""), tier, sizeof(tier));
+	moat_escape_str(moat_status_str(e, "name", ""), name, sizeof(name));
+	moat_escape_str(moat_status_str(e, "tier", ""), tier, sizeof(tier));
 	moat_status_u64(e, "uptime_s", &up);
 	moat_status_format_duration(up, uptime, sizeof(uptime));
 	size_cell(e, "memory_bytes", mem, sizeof(mem));
@@ -99,8 +100,8 @@ static void print_row(json_object *e)
 	     cmd && i < json_object_array_length(cmd) && used < sizeof(command); i++) {
 		char arg[128];
 
-		moat_status_sanitize(json_object_get_string(json_object_array_get_idx(cmd, i)), arg,
-				     sizeof(arg));
+		moat_escape_str(json_object_get_string(json_object_array_get_idx(cmd, i)), arg,
+				sizeof(arg));
 		used += (size_t)snprintf(command + used, sizeof(command) - used, "%s%s",
 					 i ? " " : "", arg);
 	}
@@ -165,7 +166,8 @@ int cmd_ls(int argc, char **argv)
 	json_object_put(list);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno != EPIPE)
-			fprintf(stderr, "moat: ls: write: %s\n", strerror(errno ? errno : EIO));
+			moat_print_line(stderr, "moat: ls: write: %s",
+					strerror(errno ? errno : EIO));
 		return MOAT_EXIT_FAILURE;
 	}
 	return MOAT_EXIT_OK;

@@ -435,13 +435,13 @@ static int serve(const char *spec)
 					"[::1]:9477), got \"%s\"", spec);
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		fprintf(stderr, "moat: metrics: socket: %s\n", strerror(errno));
+		moat_print_line(stderr, "moat: metrics: socket: %s", strerror(errno));
 		return MOAT_EXIT_FAILURE;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0 || listen(fd, 16) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0) {
-		fprintf(stderr, "moat: metrics: listen on %s: %s\n", spec, strerror(errno));
+		moat_print_line(stderr, "moat: metrics: listen on %s: %s", spec, strerror(errno));
 		return MOAT_EXIT_FAILURE;
 	}
 	if (addr.ss_family == AF_INET6) {
@@ -463,7 +463,7 @@ static int serve(const char *spec)
 			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE ||
 			    errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 				continue;
-			fprintf(stderr, "moat: metrics: accept: %s\n", strerror(errno));
+			moat_print_line(stderr, "moat: metrics: accept: %s", strerror(errno));
 			return MOAT_EXIT_FAILURE;
 		}
 		serve_one(c);
@@ -533,8 +533,8 @@ int cmd_metrics(int argc, char **argv)
 	free(body);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno != EPIPE)
-			fprintf(stderr, "moat: metrics: write: %s\n",
-				strerror(errno ? errno : EIO));
+			moat_print_line(stderr, "moat: metrics: write: %s",
+					strerror(errno ? errno : EIO));
 		return MOAT_EXIT_FAILURE;
 	}
 	return MOAT_EXIT_OK;

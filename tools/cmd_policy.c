@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* moat policy check FILE... | moat policy show [--tier T | FILE] */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ static int policy_usage(FILE *f, int code)
 	      "check: prints every problem as FILE:LINE: message; exit 1 if any.\n"
 	      "show:  prints the effective policy after inheritance (default: the\n"
 	      "       default tier, " MOAT_DEFAULT_TIER ").\n"
+	      "See moat policy check --help and moat policy show --help.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  moat policy check policies/*.ini /etc/moat/llm.ini\n"
@@ -22,10 +24,53 @@ static int policy_usage(FILE *f, int code)
 	return code;
 }
 
+static int check_usage(FILE *f, int code)
+{
+	fputs("Usage: moat policy check [--] FILE...\n"
+	      "\n"
+	      "Loads and validates each FILE with its base tier. Prints \"FILE: ok\" for a\n"
+	      "valid file, and every problem of an invalid one on stderr, one a line, as\n"
+	      "FILE:LINE: message. Needs no privileges. A FILE that starts with '-'\n"
+	      "comes after --.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help    print this help\n"
+	      "\n"
+	      "Exit: 0 every file valid, 1 a problem (or a file that cannot be read),\n"
+	      "2 bad usage.\n"
+	      "\n"
+	      "Example:\n"
+	      "  moat policy check policies/*.ini /etc/moat/llm.ini\n",
+	      f);
+	return code;
+}
+
+static int show_usage(FILE *f, int code)
+{
+	fputs("Usage: moat policy show [-t|--tier TIER | [--] FILE]\n"
+	      "\n"
+	      "Prints the effective policy after inheritance, of FILE, of the tier TIER,\n"
+	      "or of the default tier (" MOAT_DEFAULT_TIER "): every key, so that the\n"
+	      "output loads back to the same policy. Problems are printed as by\n"
+	      "moat policy check.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -t, --tier TIER  the tier TIER (public, internal, critical)\n"
+	      "  -h, --help       print this help\n"
+	      "\n"
+	      "Exit: 0 ok, 1 the policy does not load, 2 bad usage.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  moat policy show --tier critical\n"
+	      "  moat policy show /etc/moat/llm.ini\n",
+	      f);
+	return code;
+}
+
 static void print_diag(const struct moat_diag *d)
 {
 	for (size_t i = 0; i < d->lines.n; i++)
-		fprintf(stderr, "%s\n", d->lines.v[i]);
+		moat_print_line(stderr, "%s", d->lines.v[i]);
 }
 
 /* Loads one file, printing its problems. Returns 0 if valid. */
@@ -48,38 +93,62 @@ static int check_one(const char *path, struct moat_policy **ret)
 
 static int policy_check(int argc, char **argv)
 {
-	int code = MOAT_EXIT_OK;
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int code = MOAT_EXIT_OK, c;
 
-	if (argc < 2)
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return check_usage(stdout, MOAT_EXIT_OK);
+		return moat_option_error(MOAT_EXIT_USAGE, "policy check", c, argv);
+	}
+	if (optind >= argc)
 		return moat_usage_error(MOAT_EXIT_USAGE, "policy check", "expected FILE...");
-	for (int i = 1; i < argc; i++) {
+	for (int i = optind; i < argc; i++) {
 		if (check_one(argv[i], NULL) < 0)
 			code = MOAT_EXIT_FAILURE;
 		else
-			printf("%s: ok\n", argv[i]);
+			moat_print_line(stdout, "%s: ok", argv[i]);
 	}
 	return code;
 }
 
 static int policy_show(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"tier", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
 	struct moat_policy *p = NULL;
 	struct moat_diag diag = {0};
-	int r;
+	const char *tier = NULL;
+	int r, c;
 
-	if (argc == 3 && strcmp(argv[1], "--tier") == 0) {
-		r = moat_policy_load_tier(argv[2], &p, &diag);
-		print_diag(&diag);
-		moat_diag_free(&diag);
-	} else if (argc == 2 && argv[1][0] != '-') {
-		r = check_one(argv[1], &p);
-	} else if (argc == 1) {
-		r = moat_policy_load_tier(MOAT_DEFAULT_TIER, &p, &diag);
-		print_diag(&diag);
-		moat_diag_free(&diag);
-	} else {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			tier = optarg;
+			break;
+		case 'h':
+			return show_usage(stdout, MOAT_EXIT_OK);
+		default:
+			return moat_option_error(MOAT_EXIT_USAGE, "policy show", c, argv);
+		}
+	}
+	if (argc - optind > 1 || (tier && optind < argc))
 		return moat_usage_error(MOAT_EXIT_USAGE, "policy show",
 					"expected --tier TIER or one FILE");
+	if (optind < argc) {
+		r = check_one(argv[optind], &p);
+	} else {
+		r = moat_policy_load_tier(tier ? tier : MOAT_DEFAULT_TIER, &p, &diag);
+		print_diag(&diag);
+		moat_diag_free(&diag);
 	}
 	if (r < 0)
 		return MOAT_EXIT_FAILURE;

@@ -171,8 +171,8 @@ static void print_diag(const struct moat_diag *d)
 {
 	/* One line: the first problem. `moat policy check` lists them all. */
 	if (d->lines.n > 0)
-		fprintf(stderr, "moat: %s%s\n", d->lines.v[0],
-			d->lines.n > 1 ? " (and more problems)" : "");
+		moat_print_line(stderr, "moat: %s%s", d->lines.v[0],
+				d->lines.n > 1 ? " (and more problems)" : "");
 }
 
 static int load_policy(const struct run_args *a, struct moat_policy **ret)
@@ -192,7 +192,7 @@ static int load_policy(const struct run_args *a, struct moat_policy **ret)
 		const char *key = a->overrides.v[i + 1];
 
 		if (moat_policy_set(p, a->overrides.v[i], key, a->overrides.v[i + 2], &msg) < 0) {
-			fprintf(stderr, "moat: run: %s\n", msg ? msg : "bad override");
+			moat_print_line(stderr, "moat: run: %s", msg ? msg : "bad override");
 			moat_policy_free(p);
 			moat_diag_free(&diag);
 			return RUN_FAIL;
@@ -251,7 +251,7 @@ static int run_detached(struct moat_launch_opts *o)
 		int status = 0;
 
 		waitpid(pid, &status, 0);
-		fprintf(stderr, "moat: run: supervisor exited before the start\n");
+		moat_print_line(stderr, "moat: run: supervisor exited before the start");
 		return RUN_FAIL;
 	}
 	if (rep.code != 0) {
@@ -278,7 +278,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (geteuid() != 0) {
 		moat_strv_clear(&a.overrides);
-		fprintf(stderr, "moat: run: needs root (namespaces, mounts, cgroups)\n");
+		moat_print_line(stderr, "moat: run: needs root (namespaces, mounts, cgroups)");
 		return RUN_FAIL;
 	}
 	code = load_policy(&a, &p);

@@ -479,7 +479,8 @@ static int finish(void)
 {
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno != EPIPE)
-			fprintf(stderr, "moat: status: write: %s\n", strerror(errno ? errno : EIO));
+			moat_print_line(stderr, "moat: status: write: %s",
+					strerror(errno ? errno : EIO));
 		return MOAT_EXIT_FAILURE;
 	}
 	return MOAT_EXIT_OK;
@@ -521,7 +522,8 @@ int cmd_status(int argc, char **argv)
 						"invalid sandbox name \"%s\"", name);
 		if (moat_status_collect(name, MOAT_STATUS_FULL, &st, &err) < 0) {
 			if (err.errnum == ENOENT) {
-				fprintf(stderr, "moat: status: no sandbox named \"%s\"\n", name);
+				moat_print_line(stderr, "moat: status: no sandbox named \"%s\"",
+						name);
 				return MOAT_EXIT_NOT_FOUND;
 			}
 			return moat_fail(&err, MOAT_EXIT_FAILURE);

@@ -106,8 +106,12 @@ int cmd_stop(int argc, char **argv)
 	if (optind + 1 != argc)
 		return moat_usage_error(MOAT_EXIT_USAGE, "stop", "expected one sandbox name");
 	name = argv[optind];
+	/* A name no sandbox can have is a usage error, as for status and events. */
+	if (!moat_name_valid(name))
+		return moat_usage_error(MOAT_EXIT_USAGE, "stop", "invalid sandbox name \"%s\"",
+					name);
 	if (!moat_state_alive(name)) {
-		fprintf(stderr, "moat: stop: no running sandbox named \"%s\"\n", name);
+		moat_print_line(stderr, "moat: stop: no running sandbox named \"%s\"", name);
 		return MOAT_EXIT_NOT_FOUND;
 	}
 	if (moat_state_read(name, &state, &err) < 0)
@@ -116,7 +120,7 @@ int cmd_stop(int argc, char **argv)
 	init = open_process(state, "pid", "pid_starttime");
 	json_object_put(state);
 	if (sup < 0) {
-		fprintf(stderr, "moat: stop: %s: supervisor is gone (run moat gc)\n", name);
+		moat_print_line(stderr, "moat: stop: %s: supervisor is gone (run moat gc)", name);
 		if (init >= 0)
 			close(init);
 		return MOAT_EXIT_NOT_FOUND;
@@ -129,8 +133,8 @@ int cmd_stop(int argc, char **argv)
 		if (init >= 0)
 			send_signal(init, SIGKILL);
 		if (!wait_exit(sup, TEARDOWN_TIMEOUT_S)) {
-			fprintf(stderr, "moat: stop: %s: teardown did not finish in %d s\n", name,
-				TEARDOWN_TIMEOUT_S);
+			moat_print_line(stderr, "moat: stop: %s: teardown did not finish in %d s",
+					name, TEARDOWN_TIMEOUT_S);
 			close(sup);
 			if (init >= 0)
 				close(init);

@@ -20,6 +20,7 @@
 
 #include "moat.h"
 #include "status.h"
+#include "text.h"
 #include "util.h"
 
 #define REFRESH_MS 1000
@@ -95,9 +96,9 @@ static void row_from(struct row *r, json_object *st)
 	uint64_t v;
 
 	memset(r, 0, sizeof(*r));
-	moat_status_sanitize(moat_status_str(st, "name", ""), r->name, sizeof(r->name));
-	moat_status_sanitize(moat_status_str(st, "tier", ""), r->tier, sizeof(r->tier));
-	moat_status_sanitize(moat_status_str(st, "state", ""), r->state, sizeof(r->state));
+	moat_escape_str(moat_status_str(st, "name", ""), r->name, sizeof(r->name));
+	moat_escape_str(moat_status_str(st, "tier", ""), r->tier, sizeof(r->tier));
+	moat_escape_str(moat_status_str(st, "state", ""), r->state, sizeof(r->state));
 	moat_status_u64(st, "pids.init", &r->pid);
 	moat_status_u64(st, "started", &r->started);
 	moat_status_double(st, "uptime_seconds", &up);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "moat.h"
-#include "status.h"
+#include "text.h"
 
 #define MOAT_VERSION "0.1.0"
 
@@ -32,6 +32,7 @@ static void usage(FILE *f)
 	      "  gc                              remove what dead sandboxes left behind\n"
 	      "  policy check FILE...            validate policy files\n"
 	      "  policy show [--tier T | FILE]   print the effective policy after inheritance\n"
+	      "  help [COMMAND [SUBCOMMAND]]     this help, or COMMAND's (as COMMAND --help)\n"
 	      "\n"
 	      "Exit codes of moat run: the command's own; 125 moat failed; 126 command not\n"
 	      "executable; 127 command not found; 128+N the command died of signal N.\n"
@@ -52,13 +53,14 @@ static void usage(FILE *f)
 
 int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "moat: %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* The message often quotes an argument: it is escaped with the rest. */
+	moat_print_line(stderr, "moat: %s: %s", cmd, msg);
 	return code;
 }
 
@@ -83,17 +85,7 @@ int moat_option_error(int code, const char *cmd, int c, char **argv)
 
 void moat_put_safe_n(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		size_t len = moat_status_safe_len(s + i, n - i);
-
-		if (len == 0) {
-			printf("\\x%02x", (unsigned char)s[i]);
-			i++;
-			continue;
-		}
-		fwrite(s + i, 1, len, stdout);
-		i += len;
-	}
+	moat_escape_write(stdout, s, n);
 }
 
 void moat_put_safe(const char *s)
@@ -120,17 +112,47 @@ static int open_std_fds(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+typedef int command_fn(int argc, char **argv);
+
+static command_fn *find_command(const char *name)
 {
 	static const struct {
 		const char *name;
-		int (*fn)(int, char **);
+		command_fn *fn;
 	} cmds[] = {
 		{"run", cmd_run}, {"stop", cmd_stop},	  {"ls", cmd_ls},
 		{"gc", cmd_gc},	  {"policy", cmd_policy}, {"events", cmd_events},
 		{"status", cmd_status}, {"top", cmd_top}, {"metrics", cmd_metrics},
 	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			return cmds[i].fn;
+	return NULL;
+}
+
+/* moat help CMD [SUB]: what `moat CMD [SUB] --help` prints. */
+static int help(int argc, char **argv)
+{
+	command_fn *fn = find_command(argv[0]);
+	char *args[4] = {0};
+
+	if (!fn)
+		return moat_usage_error(MOAT_EXIT_USAGE, "help",
+					"unknown command \"%s\" (see moat --help)", argv[0]);
+	if (argc > 2 || (argc == 2 && fn != cmd_policy))
+		return moat_usage_error(MOAT_EXIT_USAGE, "help", "expected COMMAND [SUBCOMMAND]");
+	args[0] = argv[0];
+	args[argc] = "--help";
+	if (argc == 2)
+		args[1] = argv[1];
+	return fn(argc + 1, args);
+}
+
+int main(int argc, char **argv)
+{
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	command_fn *fn;
 
 	/* Before anything opens a file: one would otherwise become stdin,
 	 * stdout or stderr, and reach the sandbox as such. */
@@ -139,9 +161,11 @@ int main(int argc, char **argv)
 		return cmd && strcmp(cmd, "run") == 0 ? MOAT_EXIT_LAUNCH : MOAT_EXIT_FAILURE;
 	}
 	if (!cmd) {
-		fputs("moat: no command given (see moat --help)\n", stderr);
+		moat_print_line(stderr, "moat: no command given (see moat --help)");
 		return MOAT_EXIT_USAGE;
 	}
+	if (strcmp(cmd, "help") == 0 && argc > 2)
+		return help(argc - 2, argv + 2);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return MOAT_EXIT_OK;
@@ -150,9 +174,9 @@ int main(int argc, char **argv)
 		printf("moat %s\n", MOAT_VERSION);
 		return MOAT_EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmd, cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "moat: unknown command \"%s\" (see moat --help)\n", cmd);
+	fn = find_command(cmd);
+	if (fn)
+		return fn(argc - 1, argv + 1);
+	moat_print_line(stderr, "moat: unknown command \"%s\" (see moat --help)", cmd);
 	return MOAT_EXIT_USAGE;
 }

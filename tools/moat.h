@@ -25,9 +25,9 @@ int moat_usage_error(int code, const char *cmd, const char *fmt, ...)
  * other than an option: c is ':' (an option without its value) or '?'. */
 int moat_option_error(int code, const char *cmd, int c, char **argv);
 
-/* Writes s (n bytes) to stdout with control characters, C1 controls and
- * bytes that are not UTF-8 as \xNN: strings from inside a sandbox (a
- * process's name, its command line) must not drive the reader's terminal. */
+/* Writes s (n bytes) to stdout escaped (text.h): strings from inside a
+ * sandbox (a process's name, its command line) must not drive the reader's
+ * terminal. */
 void moat_put_safe_n(const char *s, size_t n);
 void moat_put_safe(const char *s);
 

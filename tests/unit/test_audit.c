@@ -591,22 +591,6 @@ static void test_start_long_command(void **state)
 	json_object_put(lines);
 }
 
-static void test_utf8_len(void **state)
-{
-	(void)state;
-	assert_int_equal(moat_audit_utf8_len("a", 1), 1);
-	assert_int_equal(moat_audit_utf8_len("\xc3\xa9", 2), 2);
-	assert_int_equal(moat_audit_utf8_len("\xe2\x82\xac", 3), 3);
-	assert_int_equal(moat_audit_utf8_len("\xf0\x9f\x98\x80", 4), 4);
-	assert_int_equal(moat_audit_utf8_len("\xc3\xa9", 1), 0);	 /* cut short */
-	assert_int_equal(moat_audit_utf8_len("\xc0\xaf", 2), 0);	 /* overlong '/' */
-	assert_int_equal(moat_audit_utf8_len("\xe0\x80\xaf", 3), 0);	 /* overlong */
-	assert_int_equal(moat_audit_utf8_len("\xed\xa0\x80", 3), 0);	 /* surrogate */
-	assert_int_equal(moat_audit_utf8_len("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
-	assert_int_equal(moat_audit_utf8_len("\x80", 1), 0);
-	assert_int_equal(moat_audit_utf8_len("\xff", 1), 0);
-}
-
 /* ---- reader ------------------------------------------------------------------ */
 
 struct collected {
@@ -882,7 +866,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time_format),
-		cmocka_unit_test(test_utf8_len),
 		cmocka_unit_test_setup_teardown(test_write_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses_links, setup, teardown),

@@ -577,8 +577,9 @@ static void test_bind(void **state)
 {
 	static const char *const bad[] = {
 		"",	     "relative", "/a:relative", "/a:/",	      "/a:/proc",   "/a:/proc/sys",
-		"/a:/dev",   "/a:/dev/shm", "/a/../b",	"/a:/b/..",   "/a//b",	    "/a/",
-		"/a:/b:/c",  "/a:/b:ro", "/a:",	"/./a",	      ":/a",
+		"/a:/dev",   "/a:/dev/shm", "/a/../b",	"/a:/b/..",   "/a//b",	    "/a//b/",
+		"/a:/b:/c",  "/a:/b:ro", "/a:",	"/./a",	      ":/a",	    "/a:/proc/",
+		"/a:/dev//", "/a://",    "/a/../",
 	};
 	char *src = NULL, *dst = NULL;
 	const char *msg;
@@ -590,6 +591,11 @@ static void test_bind(void **state)
 	bind_ok("/a:/procfs", "/a", "/procfs");
 	bind_ok("/a:/devices/x", "/a", "/devices/x");
 	bind_ok("/a..b:/c.d", "/a..b", "/c.d");
+	/* A trailing slash (a shell's completion of a directory) is dropped. */
+	bind_ok("/srv/x/:/opt/x", "/srv/x", "/opt/x");
+	bind_ok("/srv/x//:/opt/x/", "/srv/x", "/opt/x");
+	bind_ok("/models/", "/models", "/models");
+	bind_ok("//:/host", "/", "/host");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		msg = NULL;
 		if (moat_parse_bind(bad[i], &src, &dst, &msg) == 0)

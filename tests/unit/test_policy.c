@@ -503,6 +503,8 @@ static void test_value_errors(void **state)
 		{ "resources", "log_rate", "fast", "log_rate: bad size \"fast\"" },
 		{ "resources", "log_burst", "0", "log_burst: size below 4K \"0\"" },
 		{ "resources", "log_burst", "-4M", "log_burst: negative size \"-4M\"" },
+		{ "resources", "pids", "1", "pids: below 2, the fewest a sandbox runs with "
+					    "(moat-init and the command; 0 means no limit) \"1\"" },
 		{ "resources", "devices", "/etc/shadow", "devices: device path not a clean path "
 							 "under /dev/ \"/etc/shadow\"" },
 		{ "syscalls", "profile", "lax",

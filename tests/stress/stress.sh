@@ -198,8 +198,10 @@ crash_point() { # crash_point TIER NAME SYSCALL K BASELINE LABEL
 		fi
 	fi
 	now=$(snapshot)
-	# A process killed a moment ago may still be on its way out: look again.
-	[ "$now" = "$(cat "$base")" ] || { sleep 0.2; now=$(snapshot); }
+	# init dies of its parent-death signal a moment after the supervisor, and
+	# holds the sandbox's lock until then, so gc may have seen it alive: once
+	# it is gone, gc must collect everything.
+	[ "$now" = "$(cat "$base")" ] || { sleep 0.2; "$MOAT" gc >/dev/null 2>&1; now=$(snapshot); }
 	if [ "$now" != "$(cat "$base")" ]; then
 		leaked=$((leaked + 1))
 		problem "$label left: $(comm -13 "$base" <(echo "$now") | tr '\n' ' ')$(

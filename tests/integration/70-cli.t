@@ -151,5 +151,28 @@ one_clean_line "$TMP/line" "events shows an argument with a newline and an ESC"
 "$MOAT" stop --timeout 1 "$name" >/dev/null 2>&1
 rm -f "/var/log/moat/$name.jsonl" "/var/log/moat/$name.log"
 
+# --- make install PREFIX=/usr after a plain make --------------------------------------------
+# The objects of the plain make were compiled with /usr/local's policy
+# directory: install must rebuild them, not install a binary that looks there.
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -C "$SRCDIR" O="$TMP/build" "$@"; }
+mk -j2 >"$TMP/make.log" 2>&1
+ok $? "a plain make into a fresh build directory"
+grep -aq /usr/local/share/moat/policies "$TMP/build/moat"
+ok $? "its moat looks for policies under /usr/local"
+mk install PREFIX=/usr DESTDIR="$TMP/root" >>"$TMP/make.log" 2>&1
+ok $? "then make install PREFIX=/usr DESTDIR=..."
+installed=$TMP/root/usr/bin/moat
+is "$(grep -ac /usr/local/share/moat "$installed")" 0 "the installed moat has no /usr/local path in it"
+is "$(grep -aoc /usr/share/moat/policies "$installed")" 1 "it looks for policies under /usr/share/moat"
+# Run it with the DESTDIR tree where the install will put it, in a mount
+# namespace of its own, without MOAT_POLICY_DIR: it must find its tiers.
+out=$(env -u MOAT_POLICY_DIR unshare -m sh -c 'mount -t tmpfs tmpfs /usr/share &&
+	mkdir /usr/share/moat && mount --bind "$1" /usr/share/moat && exec "$2" policy show -t internal' \
+	_ "$TMP/root/usr/share/moat" "$installed" 2>&1)
+is "$?" 0 "the installed moat finds its policies where make install put them"
+like "$out" "^mode = veth" "and reads the internal tier from there"
+mk install PREFIX=/usr DESTDIR="$TMP/root" >"$TMP/make2.log" 2>&1
+is "$(grep -c '  CC ' "$TMP/make2.log")" 0 "installing again with the same PREFIX rebuilds nothing"
+
 check_no_leaks
 done_testing

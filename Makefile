@@ -80,7 +80,20 @@ SAN_LDFLAGS := -fsanitize=address,undefined
 endif
 
 # --- C objects ---------------------------------------------------------------
-$(O)/%.o: %.c
+# The flags objects are compiled with, recorded in $(O)/cflags and rewritten
+# only when they change; every object depends on the record. Without it,
+# `make install PREFIX=/usr` after a plain `make` installed objects built
+# with DATADIR=/usr/local/share/moat (policy.c's default policy directory),
+# and SANITIZE=1 after a plain build linked unsanitized objects.
+COMPILE_FLAGS := $(CC) $(MOAT_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS)
+same = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
+
+# (make expands a recipe before it runs it: the directory is made in the expansion.)
+$(O)/cflags: FORCE
+	$(if $(call same,$(COMPILE_FLAGS),$(file <$@)),,$(shell mkdir -p $(@D))$(call \
+		msg,FLAGS,$@)$(file >$@,$(COMPILE_FLAGS)))
+
+$(O)/%.o: %.c $(O)/cflags
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(MOAT_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) $(if $(findstring tests/unit,$<),$(CMOCKA_CFLAGS)) \
@@ -142,7 +155,7 @@ $(O)/bpf/%.hash.h: $(O)/bpf/%.bpf.o
 $(addprefix $(O)/,$(core-y)): | $(BPF_SKELS) $(BPF_HASHES)
 
 # --- Targets -------------------------------------------------------------------
-.PHONY: all deps check unit integration stress demo bench install uninstall clean help
+.PHONY: all deps check unit integration stress demo bench install uninstall clean help FORCE
 
 all: $(BINS) $(BPF_OBJS)
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The command line's contract beyond moat run's launch: untrusted text in
 # messages is escaped (one line, no control bytes), help for every command,
-# exit codes of bad names, and what make install puts where.
+# exit codes of bad names, policy values that could never launch (pids),
+# bind paths with a trailing slash, and what make install puts where.
 . "$(dirname "$0")/lib.sh"
 require_root
 
@@ -9,6 +10,17 @@ require_root
 # (a second, forged line) and an ESC sequence (terminal control).
 BAD=$'x\nmoat: forged\x1b[2J'
 BAD_ESC='x\\nmoat: forged\\x1b\[2J'
+
+# mrun ARGS...: moat run under a name of this file's, whose audit log
+# cli_cleanup removes (moat keeps every sandbox's log).
+_runs=0
+mrun() {
+	_runs=$((_runs + 1))
+	"$MOAT" run --name "cli-$_runs-$$" "$@"
+}
+cli_cleanup() {
+	rm -f /var/log/moat/cli-*-$$.jsonl /var/log/moat/cli-*-$$.log
+}
 
 # one_clean_line FILE DESCRIPTION: FILE is exactly one line, and no byte of it
 # but its final newline is a control character.
@@ -45,13 +57,13 @@ one_clean_line "$TMP/err" "an unknown command"
 one_clean_line "$TMP/err" "an unknown option"
 
 # Paths and values from the user, in messages made deep in the library.
-"$MOAT" run --policy "$TMP/$BAD.ini" -- /bin/true 2>"$TMP/err"
+mrun --policy "$TMP/$BAD.ini" -- /bin/true 2>"$TMP/err"
 is "$?" 125 "a policy file that does not exist: 125"
 one_clean_line "$TMP/err" "run --policy with a newline in the path"
 like "$(cat "$TMP/err")" "$BAD_ESC" "the path is shown escaped"
-"$MOAT" run --bind "/no/such/$BAD:/x" -- /bin/true 2>"$TMP/err"
+mrun --bind "/no/such/$BAD:/x" -- /bin/true 2>"$TMP/err"
 one_clean_line "$TMP/err" "a bind source with a newline"
-"$MOAT" run --env "$BAD" -- /bin/true 2>"$TMP/err"
+mrun --env "$BAD" -- /bin/true 2>"$TMP/err"
 one_clean_line "$TMP/err" "an --env with a newline"
 "$MOAT" metrics --listen "$BAD" 2>"$TMP/err"
 one_clean_line "$TMP/err" "metrics --listen with a newline"
@@ -115,27 +127,27 @@ printf '[resources]\npids = 1\n' >"$TMP/pids1.ini"
 err=$("$MOAT" policy check "$TMP/pids1.ini" 2>&1)
 is "$?" 1 "policy check refuses pids = 1"
 like "$err" "pids1.ini:2: pids: below 2, the fewest" "the message names the key and the minimum"
-err=$("$MOAT" run --pids 1 -- /bin/true 2>&1)
+err=$(mrun --pids 1 -- /bin/true 2>&1)
 is "$?" 125 "run --pids 1: 125, before anything starts"
 like "$err" "^moat: run: pids: below 2" "run says why in one line"
-"$MOAT" run --pids 2 -- /bin/true
+mrun --pids 2 -- /bin/true
 is "$?" 0 "pids = 2 is enough for moat-init and the command"
-"$MOAT" run --tier internal --pids 2 -- /bin/true
+mrun --tier internal --pids 2 -- /bin/true
 is "$?" 0 "pids = 2 is enough on a veth tier too"
 
 # --- bind paths with a trailing slash ------------------------------------------------------
 mkdir -p "$TMP/srv/x" "$TMP/srv/y"
 echo in-x >"$TMP/srv/x/file"
-out=$("$MOAT" run --bind "$TMP/srv/x/:/opt/x" -- /bin/cat /opt/x/file 2>&1)
+out=$(mrun --bind "$TMP/srv/x/:/opt/x" -- /bin/cat /opt/x/file 2>&1)
 is "$?:$out" "0:in-x" "--bind SRC/:DST binds SRC"
-out=$("$MOAT" run --bind "$TMP/srv/x//:/opt/x/" -- /bin/cat /opt/x/file 2>&1)
+out=$(mrun --bind "$TMP/srv/x//:/opt/x/" -- /bin/cat /opt/x/file 2>&1)
 is "$?:$out" "0:in-x" "--bind SRC//:DST/ binds SRC on DST"
 printf '[filesystem]\nro = %s/srv/x/\n' "$TMP" >"$TMP/slash.ini"
 out=$("$MOAT" policy show "$TMP/slash.ini" | grep "^ro = ")
 is "$out" "ro = $TMP/srv/x" "a policy's ro = SRC/ is SRC"
-out=$("$MOAT" run --policy "$TMP/slash.ini" -- /bin/cat "$TMP/srv/x/file" 2>&1)
+out=$(mrun --policy "$TMP/slash.ini" -- /bin/cat "$TMP/srv/x/file" 2>&1)
 is "$?:$out" "0:in-x" "and binds it"
-err=$("$MOAT" run --bind "$TMP/srv/x:/opt/x" --bind "$TMP/srv/y:/opt/x/" -- /bin/true 2>&1)
+err=$(mrun --bind "$TMP/srv/x:/opt/x" --bind "$TMP/srv/y:/opt/x/" -- /bin/true 2>&1)
 is "$?" 125 "DST and DST/ are the same place"
 like "$err" "two binds on \"/opt/x\"" "and the clash is named"
 
@@ -151,5 +163,29 @@ one_clean_line "$TMP/line" "events shows an argument with a newline and an ESC"
 "$MOAT" stop --timeout 1 "$name" >/dev/null 2>&1
 rm -f "/var/log/moat/$name.jsonl" "/var/log/moat/$name.log"
 
+# --- make install PREFIX=/usr after a plain make --------------------------------------------
+# The objects of the plain make were compiled with /usr/local's policy
+# directory: install must rebuild them, not install a binary that looks there.
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -C "$SRCDIR" O="$TMP/build" "$@"; }
+mk -j2 >"$TMP/make.log" 2>&1
+ok $? "a plain make into a fresh build directory"
+grep -aq /usr/local/share/moat/policies "$TMP/build/moat"
+ok $? "its moat looks for policies under /usr/local"
+mk install PREFIX=/usr DESTDIR="$TMP/root" >>"$TMP/make.log" 2>&1
+ok $? "then make install PREFIX=/usr DESTDIR=..."
+installed=$TMP/root/usr/bin/moat
+is "$(grep -ac /usr/local/share/moat "$installed")" 0 "the installed moat has no /usr/local path in it"
+is "$(grep -aoc /usr/share/moat/policies "$installed")" 1 "it looks for policies under /usr/share/moat"
+# Run it with the DESTDIR tree where the install will put it, in a mount
+# namespace of its own, without MOAT_POLICY_DIR: it must find its tiers.
+out=$(env -u MOAT_POLICY_DIR unshare -m sh -c 'mount -t tmpfs tmpfs /usr/share &&
+	mkdir /usr/share/moat && mount --bind "$1" /usr/share/moat && exec "$2" policy show -t internal' \
+	_ "$TMP/root/usr/share/moat" "$installed" 2>&1)
+is "$?" 0 "the installed moat finds its policies where make install put them"
+like "$out" "^mode = veth" "and reads the internal tier from there"
+mk install PREFIX=/usr DESTDIR="$TMP/root" >"$TMP/make2.log" 2>&1
+is "$(grep -c '  CC ' "$TMP/make2.log")" 0 "installing again with the same PREFIX rebuilds nothing"
+
+cli_cleanup
 check_no_leaks
 done_testing

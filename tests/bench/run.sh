@@ -107,6 +107,21 @@ cleanup() {
 	[[ -z $tmpdir ]] || rm -rf "$tmpdir"
 }
 trap cleanup EXIT
+
+# run_part OUT WHAT CMD...: runs CMD into $tmpdir/OUT in the background, so
+# that the traps can reach it while we wait, shows what it printed and sets
+# part_verdict to MISS when a line of it ends in MISS, else PASS.
+run_part() {
+	local out=$tmpdir/$1 what=$2
+	shift 2
+	"$@" >"$out" &
+	bench_pid=$!
+	wait "$bench_pid" || die "$what failed (its message above)"
+	bench_pid=
+	cat "$out"
+	part_verdict=PASS
+	if grep -q ' MISS$' "$out"; then part_verdict=MISS; fi
+}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -337,35 +352,21 @@ echo
 # In the background, as above. SIGTERM makes it detach its programs, delete
 # its rules and remove its cgroups; its children, which hold the network
 # namespaces, die with it (PR_SET_PDEATHSIG).
-"$net_bench" -n "$net_rounds" -t "$net_slice" >"$tmpdir/net" &
-bench_pid=$!
-wait "$bench_pid" || die "net-bench failed (its message above)"
-bench_pid=
-cat "$tmpdir/net"
+run_part net net-bench "$net_bench" -n "$net_rounds" -t "$net_slice"
 grep -qE ' (PASS|MISS)$' "$tmpdir/net" || die "net-bench printed no target lines (see its output above)"
-net_verdict=PASS
-if grep -q ' MISS$' "$tmpdir/net"; then net_verdict=MISS; fi
+net_verdict=$part_verdict
 
 # --- syscall accounting cost --------------------------------------------------
 echo
-"$syscount_bench" >"$tmpdir/syscount" &
-bench_pid=$!
-wait "$bench_pid" || die "syscount-bench failed (its message above)"
-bench_pid=
-cat "$tmpdir/syscount"
-syscount_verdict=PASS
-if grep -q ' MISS$' "$tmpdir/syscount"; then syscount_verdict=MISS; fi
+run_part syscount syscount-bench "$syscount_bench"
+syscount_verdict=$part_verdict
 
 # --- memory of the supervisors and inits ----------------------------------------
 echo
-MOAT=$MOAT "$repo/tests/bench/memory.sh" >"$tmpdir/memory" &
-bench_pid=$!
-wait "$bench_pid" || die "the memory benchmark failed (its message above)"
-bench_pid=
-cat "$tmpdir/memory"
+run_part memory "the memory benchmark" env MOAT="$MOAT" "$repo/tests/bench/memory.sh"
 grep -qE ' (PASS|MISS)$' "$tmpdir/memory" || die "memory.sh printed no target lines"
-memory_verdict=PASS
-if grep -q ' MISS$' "$tmpdir/memory"; then memory_verdict=MISS; fi
+memory_verdict=$part_verdict
+
 # --- an output flood: what the supervisor pays ---------------------------------
 echo
 flood_name=
